@@ -1,0 +1,1 @@
+"""Official administrative boundaries: read any supported file, normalise, load into PostGIS."""

@@ -1,0 +1,212 @@
+"""Command definitions (typer). Each command is a thin front door over a plain module."""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from geo import db
+from geo.boundaries import boundary_status
+from geo.errors import PantauError
+from geo.settings import get_settings
+
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    help="Pantau pipelines: local PostGIS, migrations, boundaries, locating points.",
+)
+db_app = typer.Typer(no_args_is_help=True, help="The PostGIS server (project-local or DATABASE_URL).")
+boundaries_app = typer.Typer(no_args_is_help=True, help="Official administrative boundaries.")
+app.add_typer(db_app, name="db")
+app.add_typer(boundaries_app, name="boundaries")
+
+
+# -- db ----------------------------------------------------------------------------------------
+@db_app.command("install")
+def db_install() -> None:
+    """Install PostgreSQL and PostGIS with apt when missing (as root on Debian/Ubuntu)."""
+    from pipelines.cluster import ensure_server
+
+    server = ensure_server()
+    typer.echo(f"PostgreSQL {server.major} with PostGIS: {server.bindir}")
+
+
+@db_app.command("up")
+def db_up() -> None:
+    """Start the project-local PostGIS (initialising it on first use), or check DATABASE_URL."""
+    from pipelines.cluster import LocalCluster, ensure_postgis, ensure_server
+
+    settings = get_settings()
+    if not settings.manages_local_cluster:
+        url = db.admin_url(settings)
+        version = ensure_postgis(url)
+        typer.echo(f"Using DATABASE_URL {db.redact_url(url)} (PostGIS {version})")
+        return
+    cluster = LocalCluster(settings.pgdata, ensure_server())
+    if not cluster.initialised:
+        typer.echo(f"Initialising a PostgreSQL {cluster.server.major} cluster in {cluster.datadir}")
+        cluster.init()
+    if cluster.is_running():
+        typer.echo(f"Already running on port {cluster.port}")
+    else:
+        port = cluster.start()
+        typer.echo(f"Started on 127.0.0.1:{port}")
+    cluster.ensure_database(settings.db_name)
+    version = ensure_postgis(db.admin_url(settings))
+    typer.echo(f"Database {settings.db_name} ready (PostGIS {version}): {db.admin_url(settings)}")
+
+
+@db_app.command("down")
+def db_down() -> None:
+    """Stop the project-local server (its data stays in .pgdata/)."""
+    from pipelines.cluster import LocalCluster, find_server
+
+    settings = get_settings()
+    if not settings.manages_local_cluster:
+        typer.echo("DATABASE_URL is set: that server is not managed by Pantau; nothing to stop.")
+        return
+    server = find_server()
+    if server is None:
+        typer.echo("No PostgreSQL installed: nothing to stop.")
+        return
+    stopped = LocalCluster(settings.pgdata, server).stop()
+    typer.echo("Stopped." if stopped else "Not running.")
+
+
+@db_app.command("status")
+def db_status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Say whether the server is running, with its PostgreSQL and PostGIS versions."""
+    status = _server_status()
+    if as_json:
+        typer.echo(json.dumps(status))
+    elif status["running"]:
+        typer.echo(
+            f"running: {status['url']}\nPostgreSQL {status['postgresql']}, "
+            f"PostGIS {status['postgis'] or 'not installed in this database'}"
+        )
+    else:
+        typer.echo(f"not running ({status['reason']})")
+    raise typer.Exit(0 if status["running"] else 1)
+
+
+def _server_status() -> dict[str, object]:
+    settings = get_settings()
+    try:
+        url = db.admin_url(settings)
+        with db.connect(url, timeout=3) as conn:
+            pg = conn.execute("SHOW server_version").fetchone()
+            postgis = conn.execute(
+                "SELECT extversion FROM pg_extension WHERE extname = 'postgis'"
+            ).fetchone()
+    except PantauError as exc:
+        return {"running": False, "reason": str(exc)}
+    return {
+        "running": True, "url": db.redact_url(url), "postgresql": pg[0] if pg else None,
+        "postgis": postgis[0] if postgis else None,
+        "managed": settings.manages_local_cluster,
+    }
+
+
+class Role(str, Enum):
+    """Which connection to print."""
+
+    admin = "admin"
+    writer = "writer"
+    reader = "reader"
+
+
+@db_app.command("url")
+def db_url(role: Annotated[Role, typer.Option(help="Which role's connection.")] = Role.admin) -> None:
+    """Print the connection URL (admin by default; writer for pipelines, reader for the dashboard)."""
+    settings = get_settings()
+    url = {Role.admin: db.admin_url, Role.writer: db.writer_url, Role.reader: db.reader_url}[role](settings)
+    typer.echo(url)
+
+
+# -- migrate -----------------------------------------------------------------------------------
+@app.command("migrate")
+def migrate_cmd() -> None:
+    """Apply pending SQL migrations (idempotent) and refresh the roles' privileges."""
+    from pipelines.migrate import migrate
+
+    result = migrate(db.admin_url())
+    if result.applied:
+        typer.echo(f"Applied {len(result.applied)} migration(s): {', '.join(result.applied)}")
+    else:
+        typer.echo(f"Up to date ({len(result.already_applied)} migration(s) applied before).")
+
+
+# -- boundaries --------------------------------------------------------------------------------
+class BoundaryFormat(str, Enum):
+    """Supported boundary layouts."""
+
+    auto = "auto"
+    bps2020 = "bps2020"
+    jakarta_api = "jakarta-api"
+
+
+@boundaries_app.command("load")
+def boundaries_load(
+    path: Annotated[Path | None, typer.Argument(help="GeoJSON / GPKG / SHP / .zip; default: the official BPS 2020 set.")] = None,
+    fmt: Annotated[BoundaryFormat, typer.Option("--format", help="File layout.")] = BoundaryFormat.auto,
+) -> None:
+    """Load kelurahan boundaries (replacing the current set) and derive kecamatan and kota."""
+    from pipelines.boundaries.load import file_provenance, load_boundaries
+    from pipelines.boundaries.read import read_boundaries
+    from pipelines.boundaries.sources import default_boundary_source, entry_for_checksum, fetch, sha256_of
+
+    settings = get_settings()
+    if path is None:
+        entry = default_boundary_source()
+        path = fetch(entry, settings)
+        typer.echo(f"Default boundaries: {entry.title} ({entry.licence}) from {path}")
+    boundaries = read_boundaries(path, fmt=fmt.value)
+    checksum = sha256_of(path)
+    provenance = file_provenance(path, checksum, boundaries, entry_for_checksum(checksum))
+    for note in boundaries.notes:
+        typer.echo(f"note: {note}")
+    with db.connect(db.writer_url(settings)) as conn:
+        result = load_boundaries(conn, boundaries, provenance)
+    typer.echo(
+        f"Loaded {result['kelurahan']} kelurahan (+{result['placeholder']} placeholder units), "
+        f"{result['kecamatan']} kecamatan, {result['kota']} kota from {path.name} "
+        f"[{boundaries.format}, source {provenance.source}]"
+        + (f"; {result['reports_reassigned']} report(s) re-assigned" if result["reports_reassigned"] else "")
+    )
+
+
+@boundaries_app.command("status")
+def boundaries_status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Counts per level and the provenance of the loaded boundary set."""
+    with db.connect(db.reader_url()) as conn:
+        status = boundary_status(conn)
+    if as_json:
+        typer.echo(json.dumps(status, ensure_ascii=False))
+        return
+    if status["source"] is None:
+        typer.echo("No boundaries loaded: run `python -m pipelines boundaries load`.")
+        raise typer.Exit(1)
+    typer.echo(
+        f"{status['kota']} kota, {status['kecamatan']} kecamatan, {status['kelurahan']} kelurahan "
+        f"(+{status['placeholder']} placeholder units)\nsource: {status['source']} "
+        f"({status['licence'] or 'licence unknown'}; {status['attribution'] or 'no attribution'})\n"
+        f"loaded: {status['loaded_at']}"
+    )
+
+
+@boundaries_app.command("locate")
+def boundaries_locate(
+    csv_in: Annotated[Path, typer.Option("--csv", help="Input CSV with lat,lng columns.")],
+    out: Annotated[Path, typer.Option("--out", help="Output CSV.")],
+) -> None:
+    """Add kelurahan_code, kecamatan_code, kota_code and outside to each row of a CSV."""
+    from pipelines.locate import locate_csv
+
+    summary = locate_csv(csv_in, out, db.writer_url())
+    typer.echo(
+        f"{summary.rows} row(s): {summary.inside} inside, {summary.outside} outside, "
+        f"{summary.invalid} without usable coordinates -> {out}"
+    )
