@@ -21,6 +21,7 @@ per point (measured in ``bench/README.md``).
 from __future__ import annotations
 
 import io
+import os
 
 import numpy as np
 import pandas as pd
@@ -31,18 +32,28 @@ from psycopg import sql
 OWNER_COLUMNS = ["area_code", "kelurahan_code", "kecamatan_code", "kota_code", "outside"]
 
 
+STAGING_SCHEMA = "pantau_staging"
+
+
+def staging_table(prefix: str) -> sql.Identifier:
+    """A per-process name in the staging schema (``pantau_staging.<prefix>_<pid>``)."""
+    return sql.Identifier(STAGING_SCHEMA, f"{prefix}_{os.getpid()}")
+
+
 def owners_query(points: sql.Composable, *, id_col: str = "id", geom_col: str = "geom") -> sql.Composed:
     """SELECT (id, area_code) for every point covered by a unit, one row per point.
 
-    ``points`` names a table (``sql.Identifier``) with a unique ``id_col`` and a Point
-    ``geom_col`` in EPSG:4326, which should have a GiST index and fresh statistics.
+    ``points`` names a table with a unique ``id_col`` and a Point ``geom_col`` in EPSG:4326. It
+    must have a GiST index on ``geom_col`` and fresh statistics (``ANALYZE``); an unlogged
+    table lets the planner use parallel workers, a temp table does not. Ties on shared
+    boundaries go to the smallest code.
     """
     return sql.SQL(
         """
-        SELECT DISTINCT ON (pt.{id}) pt.{id} AS id, p.code AS area_code
+        SELECT pt.{id} AS id, min(p.code) AS area_code
         FROM pantau.admin_area_parts AS p
         JOIN {points} AS pt ON ST_Covers(p.geom, pt.{geom})
-        ORDER BY pt.{id}, p.code
+        GROUP BY pt.{id}
         """
     ).format(points=points, id=sql.Identifier(id_col), geom=sql.Identifier(geom_col))
 
@@ -59,48 +70,44 @@ def codes_query(owners: sql.Composable) -> sql.Composed:
     ).format(owners=owners)
 
 
-def copy_points(conn: psycopg.Connection, table: str, lng: np.ndarray, lat: np.ndarray) -> None:
-    """Create temp table ``table`` (id, geom) from coordinate arrays, indexed and analysed.
+def copy_points(conn: psycopg.Connection, table: sql.Identifier, lng: np.ndarray, lat: np.ndarray) -> None:
+    """Create unlogged table ``table`` (id, geom) from coordinate arrays, indexed and analysed.
 
-    The rows go through COPY as one CSV buffer built by pandas (no per-row Python), then the
-    geometry is built in SQL. ``id`` is the 0-based position in the arrays.
+    The rows go through COPY as one CSV buffer built by pandas (no per-row Python), and the
+    geometry is built in SQL. ``id`` is the 0-based position in the arrays; a NaN coordinate
+    gives a NULL geometry, which no area covers. Call it inside a transaction that is never committed (or drop the
+    table): a crash then leaves nothing behind.
     """
-    ident = sql.Identifier(table)
-    raw = sql.Identifier(f"{table}_raw")
-    conn.execute(sql.SQL("CREATE TEMP TABLE {} (id bigint, lng float8, lat float8)").format(raw))
-    buffer = io.StringIO()
-    pd.DataFrame({"lng": lng, "lat": lat}).to_csv(buffer, header=False, float_format="%.9f")
-    with conn.cursor().copy(sql.SQL("COPY {} FROM STDIN (FORMAT csv)").format(raw)) as copy:
-        copy.write(buffer.getvalue())
     conn.execute(
         sql.SQL(
-            "CREATE TEMP TABLE {} AS SELECT id, ST_SetSRID(ST_MakePoint(lng, lat), 4326) AS geom "
-            "FROM {} WHERE lng IS NOT NULL AND lat IS NOT NULL"
-        ).format(ident, raw)
+            "CREATE UNLOGGED TABLE {} (id bigint, lng float8, lat float8, geom geometry(Point, 4326) "
+            "GENERATED ALWAYS AS (ST_SetSRID(ST_MakePoint(lng, lat), 4326)) STORED)"
+        ).format(table)
     )
-    conn.execute(sql.SQL("DROP TABLE {}").format(raw))
-    conn.execute(sql.SQL("CREATE INDEX ON {} USING gist (geom)").format(ident))
-    conn.execute(sql.SQL("ANALYZE {}").format(ident))
+    buffer = io.StringIO()
+    pd.DataFrame({"lng": lng, "lat": lat}).to_csv(buffer, header=False, float_format="%.9f")
+    copy_sql = sql.SQL("COPY {} (id, lng, lat) FROM STDIN (FORMAT csv)").format(table)
+    with conn.cursor().copy(copy_sql) as copy:
+        copy.write(buffer.getvalue())
+    conn.execute(sql.SQL("CREATE INDEX ON {} USING gist (geom)").format(table))
+    conn.execute(sql.SQL("ANALYZE {}").format(table))
 
 
 def locate_points(conn: psycopg.Connection, lng: np.ndarray, lat: np.ndarray) -> pd.DataFrame:
     """Owner of each (lng, lat) point, in input order, with the columns of ``OWNER_COLUMNS``.
 
-    NaN coordinates get no owner and ``outside`` = NA (unknown, not outside). Runs in the
-    caller's transaction; the temp tables disappear with it.
+    NaN coordinates get no owner and ``outside`` = NA (unknown, not outside). Works in the
+    caller's transaction and leaves nothing behind (its tables are dropped).
     """
     lng = np.asarray(lng, dtype="float64")
     lat = np.asarray(lat, dtype="float64")
-    conn.execute("DROP TABLE IF EXISTS pantau_locate_points, pantau_locate_owners")
-    copy_points(conn, "pantau_locate_points", lng, lat)
-    conn.execute(
-        sql.SQL("CREATE TEMP TABLE pantau_locate_owners AS {}").format(
-            owners_query(sql.Identifier("pantau_locate_points"))
-        )
-    )
+    points = staging_table("locate_points")
+    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(points))
+    copy_points(conn, points, lng, lat)
     with conn.cursor() as cur:
-        cur.execute(codes_query(sql.Identifier("pantau_locate_owners")))
+        cur.execute(codes_query(sql.SQL("({})").format(owners_query(points))))
         found = pd.DataFrame(cur.fetchall(), columns=["id", *OWNER_COLUMNS[:4]])
+    conn.execute(sql.SQL("DROP TABLE {}").format(points))
     result = pd.DataFrame(index=pd.RangeIndex(len(lng)), columns=OWNER_COLUMNS[:4], dtype=object)
     if not found.empty:
         result.loc[found["id"].to_numpy(), OWNER_COLUMNS[:4]] = found[OWNER_COLUMNS[:4]].to_numpy()

@@ -17,7 +17,7 @@ import psycopg
 import shapely
 
 from pipelines.boundaries.read import BoundarySet
-from pipelines.spatial_join import codes_query, owners_query
+from pipelines.spatial_join import codes_query, owners_query, staging_table
 from psycopg import sql
 
 #: Maximum vertices per piece in ``admin_area_parts`` (see bench/README.md for the choice).
@@ -121,8 +121,6 @@ def load_boundaries(conn: psycopg.Connection, boundaries: BoundarySet, provenanc
             "UPDATE pantau.boundary_loads SET counts = %s WHERE load_id = %s",
             [json.dumps(counts), load_id],
         )
-    for table in ("pantau.admin_areas", "pantau.admin_area_parts"):
-        conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(*table.split("."))))
     conn.commit()
     return {**counts, "reports_reassigned": reassigned}
 
@@ -163,19 +161,17 @@ def _record_load(conn: psycopg.Connection, boundaries: BoundarySet, provenance: 
 
 def _reassign_reports(conn: psycopg.Connection) -> int:
     """Re-join every stored report to the new polygons; return how many changed owner."""
-    conn.execute(
-        "CREATE TEMP TABLE report_points ON COMMIT DROP AS "
-        "SELECT row_number() OVER () AS id, source, source_id, geom FROM pantau.reports"
-    )
-    if conn.execute("SELECT count(*) FROM report_points").fetchone() == (0,):
+    if conn.execute("SELECT NOT EXISTS (SELECT FROM pantau.reports)").fetchone() == (True,):
         return 0
-    conn.execute("CREATE INDEX ON report_points USING gist (geom)")
-    conn.execute("ANALYZE report_points")
+    points = staging_table("report_points")
     conn.execute(
-        sql.SQL("CREATE TEMP TABLE report_owners ON COMMIT DROP AS {}").format(
-            owners_query(sql.Identifier("report_points"))
-        )
+        sql.SQL(
+            "CREATE UNLOGGED TABLE {} AS "
+            "SELECT row_number() OVER () AS id, source, source_id, geom FROM pantau.reports"
+        ).format(points)
     )
+    conn.execute(sql.SQL("CREATE INDEX ON {} USING gist (geom)").format(points))
+    conn.execute(sql.SQL("ANALYZE {}").format(points))
     cur = conn.execute(
         sql.SQL(
             """
@@ -183,13 +179,14 @@ def _reassign_reports(conn: psycopg.Connection) -> int:
             SET area_code = c.area_code, kelurahan_code = c.kelurahan_code,
                 kecamatan_code = c.kecamatan_code, kota_code = c.kota_code,
                 outside = c.area_code IS NULL
-            FROM report_points AS p
+            FROM {points} AS p
             LEFT JOIN ({codes}) AS c ON c.id = p.id
             WHERE r.source = p.source AND r.source_id = p.source_id
               AND r.area_code IS DISTINCT FROM c.area_code
             """
-        ).format(codes=codes_query(sql.Identifier("report_owners")))
+        ).format(points=points, codes=codes_query(sql.SQL("({})").format(owners_query(points))))
     )
+    conn.execute(sql.SQL("DROP TABLE {}").format(points))
     return cur.rowcount
 
 

@@ -5,6 +5,8 @@ CREATE EXTENSION IF NOT EXISTS postgis;
 
 CREATE SCHEMA IF NOT EXISTS pantau;
 CREATE SCHEMA IF NOT EXISTS api;
+-- Per-batch work tables of the pipelines (unlogged, so parallel workers can read them).
+CREATE SCHEMA IF NOT EXISTS pantau_staging;
 
 -- Roles are cluster-wide: create them once, whatever database migrates first.
 DO $$
@@ -57,12 +59,15 @@ CREATE INDEX admin_areas_level_parent_idx ON pantau.admin_areas (level, parent_c
 
 -- The kelurahan-level polygons cut into small pieces (ST_Subdivide): point-in-polygon tests
 -- against a few dozen vertices instead of thousands. Used by every spatial join.
+-- Deliberately no GiST index here: the join must hold one piece and scan the points' own GiST
+-- index (PostGIS then reuses the prepared polygon), never probe this table once per point.
+-- parallel_workers lets the planner split the pieces between workers even though the table
+-- is small. See pipelines/spatial_join.py and bench/README.md.
 CREATE TABLE pantau.admin_area_parts (
     part_id serial PRIMARY KEY,
     code    text NOT NULL REFERENCES pantau.admin_areas (code),
     geom    geometry(Polygon, 4326) NOT NULL
-);
-CREATE INDEX admin_area_parts_geom_idx ON pantau.admin_area_parts USING gist (geom);
+) WITH (parallel_workers = 2);
 
 CREATE TABLE pantau.ingest_runs (
     batch_id     bigserial PRIMARY KEY,

@@ -19,3 +19,5 @@ GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA api TO pantau_reader, pantau_writer;
 GRANT USAGE ON SCHEMA pantau TO pantau_writer;
 GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA pantau TO pantau_writer;
 GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA pantau TO pantau_writer;
+
+GRANT USAGE, CREATE ON SCHEMA pantau_staging TO pantau_writer;
