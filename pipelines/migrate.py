@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote, urlencode
 
 from psycopg.conninfo import conninfo_to_dict
 from yoyo import get_backend, read_migrations
@@ -36,8 +37,9 @@ def yoyo_url(url: str) -> str:
     host = params.pop("host", "localhost")
     port = params.pop("port", "5432")
     dbname = params.pop("dbname", user)
+    user, password = quote(user, safe=""), quote(password, safe="") if password else None
     credentials = f"{user}:{password}@" if password else (f"{user}@" if user else "")
-    query = "&".join(f"{k}={v}" for k, v in params.items())
+    query = urlencode(params)
     return f"postgresql+psycopg://{credentials}{host}:{port}/{dbname}" + (f"?{query}" if query else "")
 
 

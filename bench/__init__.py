@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m bench <name> [--json]``. Not tests; CI never runs them."""

@@ -1,0 +1,31 @@
+"""The benchmarks' command line (typer); each benchmark lives in its own module."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Also print one JSON object last.")]
+
+
+@app.callback()
+def _group() -> None:
+    """Pantau benchmarks: each prints a table; --json adds one JSON object as the last line."""
+
+
+@app.command("spatial_join")
+def spatial_join_cmd(
+    points: Annotated[int, typer.Option(help="Random points in Jakarta's mainland bounding box.")] = 1_000_000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+    max_vertices: Annotated[
+        int | None, typer.Option(help="Re-cut the polygons with ST_Subdivide(N) for this run only.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """PostGIS (as the ingest does it) against geopandas.sjoin on the same points."""
+    from bench.spatial_join import run
+
+    run(points=points, seed=seed, max_vertices=max_vertices, as_json=as_json)
