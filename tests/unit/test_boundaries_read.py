@@ -19,12 +19,6 @@ from shapely.geometry.base import BaseGeometry
 from geo.errors import BoundaryFileError
 from pipelines.boundaries.read import COLUMNS, normalise_code, read_boundaries
 
-BPS_COLUMNS = [
-    "village_code", "village", "district_code", "district", "regency_code", "regency", "source",
-]
-API_COLUMNS = [
-    "kode_kelurahan", "nama_kelurahan", "kode_kecamatan", "nama_kecamatan", "kode_kota", "nama_kota",
-]
 SUFFIXES = {"geojson": ".geojson", "gpkg": ".gpkg", "shp": ".shp", "zip": ".zip"}
 
 
@@ -34,8 +28,8 @@ def square(x0: float, y0: float, size: float = 0.01) -> Polygon:
 
 
 #: Two adjacent squares in Jakarta Selatan, lon 106.80-106.82, lat -6.20..-6.19.
-WEST = square(106.80, -6.20)
-EAST = square(106.81, -6.20)
+WEST = box(106.80, -6.20, 106.81, -6.19)
+EAST = box(106.81, -6.20, 106.82, -6.19)
 
 
 def bps_frame(
@@ -57,7 +51,9 @@ def bps_frame(
     )
 
 
-def api_frame(rows: Sequence[tuple[int, BaseGeometry | None]], *, crs: object = 4326) -> gpd.GeoDataFrame:
+def api_frame(
+    rows: Sequence[tuple[int, BaseGeometry | None]], *, crs: object = 4326
+) -> gpd.GeoDataFrame:
     """A jakarta-api-layout frame: integer codes, names in upper case."""
     return gpd.GeoDataFrame(
         {
@@ -93,7 +89,8 @@ def write(frame: gpd.GeoDataFrame, directory: Path, kind: str, stem: str = "boun
 
 def write_geojson(path: Path, features: list[dict[str, object]]) -> Path:
     """Write raw GeoJSON features (for geometries geopandas would not write itself)."""
-    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}), encoding="utf-8")
+    collection = {"type": "FeatureCollection", "features": features}
+    path.write_text(json.dumps(collection), encoding="utf-8")
     return path
 
 
@@ -163,7 +160,10 @@ def test_jakarta_api_layout_detected_in_every_file_type(tmp_path: Path, kind: st
     ("make", "truncated"),
     [
         (lambda: bps_frame([("3171010001", WEST)]), ["village_co", "district_c", "regency_co"]),
-        (lambda: api_frame([(3171010001, WEST)]), ["kode_kelur", "nama_kelur", "kode_kecam", "nama_kecam"]),
+        (
+            lambda: api_frame([(3171010001, WEST)]),
+            ["kode_kelur", "nama_kelur", "kode_kecam", "nama_kecam"],
+        ),
     ],
     ids=["bps2020", "jakarta-api"],
 )
@@ -180,7 +180,8 @@ def test_shapefile_column_truncation_still_detected(
         result = read_boundaries(path, fmt=fmt)
         assert result.format == expected_format
         row = result.frame.iloc[0]
-        assert (row["code"], row["kecamatan_code"], row["kota_code"]) == ("3171010001", "3171010", "3171")
+        codes = (row["code"], row["kecamatan_code"], row["kota_code"])
+        assert codes == ("3171010001", "3171010", "3171")
 
 
 def test_explicit_format_is_used(tmp_path: Path) -> None:
@@ -314,9 +315,9 @@ def test_inconsistent_parent_codes_refused_jakarta_api(tmp_path: Path) -> None:
 # -- geometry ------------------------------------------------------------------------------------
 def test_rows_sharing_a_code_dissolve_into_one_multipolygon(tmp_path: Path) -> None:
     """Island rows of one kelurahan become one MultiPolygon, with the area of the parts."""
-    island_a = square(106.55, -5.75, 0.005)
-    island_b = square(106.60, -5.70, 0.004)
-    island_c = square(106.605, -5.70, 0.004)  # touches island_b: merges with it
+    island_a = box(106.550, -5.750, 106.555, -5.745)
+    island_b = box(106.600, -5.700, 106.604, -5.696)
+    island_c = box(106.604, -5.700, 106.608, -5.696)  # shares an edge with island_b: merges
     rows = [(3101010001, island_a), (3101010001, island_b), (3101010001, island_c),
             (3101010002, square(106.50, -5.60, 0.003))]
     path = write(api_frame(rows), tmp_path, "geojson")
@@ -329,7 +330,8 @@ def test_rows_sharing_a_code_dissolve_into_one_multipolygon(tmp_path: Path) -> N
     merged = result.frame.set_index("code").loc["3101010001"]
     assert isinstance(merged.geometry, MultiPolygon)
     assert len(merged.geometry.geoms) == 2
-    assert merged.geometry.area == pytest.approx(island_a.area + island_b.area + island_c.area, rel=1e-9)
+    parts_area = island_a.area + island_b.area + island_c.area
+    assert merged.geometry.area == pytest.approx(parts_area, rel=1e-9)
     assert merged.geometry.is_valid
     assert merged["source_code"] == "3101010001"
     assert merged["name"] == "KELURAHAN 1"

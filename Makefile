@@ -1,0 +1,46 @@
+# Pantau: the two commands a new user needs are `make demo` and `make test`.
+SHELL := /bin/bash
+VENV  := .venv
+PY    := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PORT  ?= 8501
+
+.DEFAULT_GOAL := help
+.PHONY: help venv db-up db-down migrate boundaries demo serve test lint bench
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt requirements-dev.txt scripts/bootstrap-venv.sh
+	scripts/bootstrap-venv.sh
+	touch $(STAMP)
+
+venv: $(STAMP) ## Create .venv and install the pinned Python packages
+
+db-up: venv ## Start the project-local PostGIS (installing it if missing) or check DATABASE_URL
+	$(PY) -m pipelines db up
+
+db-down: venv ## Stop the project-local PostGIS (data is kept)
+	$(PY) -m pipelines db down
+
+migrate: db-up ## Apply the SQL migrations
+	$(PY) -m pipelines migrate
+
+boundaries: migrate ## Load the official BPS 2020 kelurahan boundaries
+	$(PY) -m pipelines boundaries load
+
+demo: boundaries ## Everything from nothing to the dashboard on http://localhost:8501
+	$(MAKE) serve
+
+serve: venv ## Serve the dashboard (no set-up)
+	$(PY) -m streamlit run dashboard/app.py --server.port $(PORT) --server.headless true
+
+test: db-up ## The whole test suite against a real PostGIS (a fresh test database)
+	$(PY) -m pytest
+
+lint: venv ## ruff and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy geo pipelines dashboard bench
+
+bench: boundaries ## The spatial-join benchmark (1,000,000 points)
+	$(PY) -m bench spatial_join --points 1000000
