@@ -18,7 +18,9 @@ def _group() -> None:
 
 @app.command("spatial_join")
 def spatial_join_cmd(
-    points: Annotated[int, typer.Option(help="Random points in Jakarta's mainland bounding box.")] = 1_000_000,
+    points: Annotated[
+        int, typer.Option(help="Random points in Jakarta's mainland bounding box.")
+    ] = 1_000_000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
     max_vertices: Annotated[
         int | None, typer.Option(help="Re-cut the polygons with ST_Subdivide(N) for this run only.")

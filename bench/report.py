@@ -13,7 +13,11 @@ def machine() -> dict[str, Any]:
     """What the figures were measured on."""
     import os
 
-    return {"python": platform.python_version(), "cpus": os.cpu_count(), "machine": platform.machine()}
+    return {
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "machine": platform.machine(),
+    }
 
 
 def emit(title: str, rows: list[tuple[str, str]], result: dict[str, Any], *, as_json: bool) -> None:

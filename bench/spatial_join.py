@@ -59,7 +59,7 @@ def postgis_owners(
     clock.append(time.perf_counter())
     found = db.read_frame(conn, sql.SQL("SELECT id, area_code FROM {}").format(owners))
     series = pd.Series(found["area_code"].to_numpy(), index=found["id"].astype(int).to_numpy())
-    stages = dict(zip(("copy", "index", "join"), np.diff(clock), strict=True))
+    stages = dict(zip(("copy", "index", "join"), map(float, np.diff(clock)), strict=True))
     return series.reindex(range(len(lng))), stages
 
 
@@ -97,18 +97,26 @@ def run(*, points: int, seed: int, max_vertices: int | None, as_json: bool) -> d
     pg_s = stage["index"] + stage["join"]
     agree = float((pg_owner.fillna("-").to_numpy() == gp_owner.fillna("-").to_numpy()).mean())
     result = {
-        "benchmark": "spatial_join", "points": points, "seed": seed, "parts": parts,
-        "max_vertices": max_vertices, "inside": int(pg_owner.notna().sum()),
-        "postgis_copy_s": round(stage["copy"], 3), "postgis_index_s": round(stage["index"], 3),
-        "postgis_join_s": round(stage["join"], 3), "postgis_points_per_s": round(points / pg_s),
+        "benchmark": "spatial_join",
+        "points": points,
+        "seed": seed,
+        "parts": parts,
+        "max_vertices": max_vertices,
+        "inside": int(pg_owner.notna().sum()),
+        "postgis_copy_s": round(stage["copy"], 3),
+        "postgis_index_s": round(stage["index"], 3),
+        "postgis_join_s": round(stage["join"], 3),
+        "postgis_points_per_s": round(points / pg_s),
         "postgis_with_copy_points_per_s": round(points / (pg_s + stage["copy"])),
-        "geopandas_s": round(gp_s, 3), "geopandas_points_per_s": round(points / gp_s),
+        "geopandas_s": round(gp_s, 3),
+        "geopandas_points_per_s": round(points / gp_s),
         "ratio_postgis_over_geopandas": round(gp_s / pg_s, 2),
         "ratio_with_copy": round(gp_s / (pg_s + stage["copy"]), 2),
         "agreement": agree,
     }
     rows = [
-        ("points", f"{points:,}"), ("polygon pieces (ST_Subdivide)", f"{parts:,}"),
+        ("points", f"{points:,}"),
+        ("polygon pieces (ST_Subdivide)", f"{parts:,}"),
         ("inside a kelurahan-level unit", f"{result['inside']:,}"),
         ("PostGIS COPY into staging", f"{stage['copy']:.2f} s"),
         ("PostGIS GiST + ANALYZE", f"{stage['index']:.2f} s"),

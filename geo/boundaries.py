@@ -19,7 +19,9 @@ SELECT count(*) FILTER (WHERE level = 'kota') AS kota,
 FROM api.admin_areas
 """
 
-_SOURCE = "SELECT source, licence, attribution, file_name, format, loaded_at FROM api.boundary_source"
+_SOURCE = (
+    "SELECT source, licence, attribution, file_name, format, loaded_at FROM api.boundary_source"
+)
 
 
 def boundary_status(conn: psycopg.Connection) -> dict[str, Any]:
@@ -28,9 +30,16 @@ def boundary_status(conn: psycopg.Connection) -> dict[str, Any]:
     row = conn.execute(_SOURCE).fetchone()
     source, licence, attribution, file_name, fmt, loaded_at = row or (None,) * 6
     return {
-        "kota": kota, "kecamatan": kecamatan, "kelurahan": kelurahan, "placeholder": placeholder,
-        "source": source, "loaded_at": loaded_at.isoformat() if loaded_at else None,
-        "licence": licence, "attribution": attribution, "file": file_name, "format": fmt,
+        "kota": kota,
+        "kecamatan": kecamatan,
+        "kelurahan": kelurahan,
+        "placeholder": placeholder,
+        "source": source,
+        "loaded_at": loaded_at.isoformat() if loaded_at else None,
+        "licence": licence,
+        "attribution": attribution,
+        "file": file_name,
+        "format": fmt,
     }
 
 

@@ -16,12 +16,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import geopandas as gpd
 import pandas as pd
 import psycopg
 import shapely
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import conninfo_to_dict
 
 from geo.errors import DatabaseUnavailableError
 from geo.settings import READER_ROLE, WRITER_ROLE, Settings, get_settings
@@ -71,19 +72,33 @@ def admin_url(settings: Settings | None = None) -> str:
     return local_url(port, settings.db_name)
 
 
+def url_from_params(params: dict[str, Any], *, scheme: str = "postgresql") -> str:
+    """A ``postgresql://`` URL from libpq parameters (user and password percent-encoded)."""
+    params = dict(params)
+    user = quote(str(params.pop("user", "") or ""), safe="")
+    password = quote(str(params.pop("password", "") or ""), safe="")
+    host = params.pop("host", "") or ""
+    port = params.pop("port", "") or ""
+    dbname = quote(str(params.pop("dbname", "") or ""), safe="")
+    credentials = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+    netloc = f"{host}:{port}" if port else str(host)
+    query = urlencode({k: v for k, v in params.items() if v is not None})
+    return f"{scheme}://{credentials}{netloc}/{dbname}" + (f"?{query}" if query else "")
+
+
 def with_user(url: str, user: str) -> str:
     """The same server and database as ``url``, as another (password-less) user."""
     params = conninfo_to_dict(url)
     params.pop("password", None)
     params["user"] = user
-    return make_conninfo(**params)
+    return url_from_params(params)
 
 
 def with_dbname(url: str, dbname: str) -> str:
     """The same server and credentials as ``url``, on another database."""
     params = conninfo_to_dict(url)
     params["dbname"] = dbname
-    return make_conninfo(**params)
+    return url_from_params(params)
 
 
 def writer_url(settings: Settings | None = None) -> str:
@@ -101,9 +116,9 @@ def reader_url(settings: Settings | None = None) -> str:
 def redact_url(url: str) -> str:
     """The URL without its password, for messages and logs."""
     params = conninfo_to_dict(url)
-    if "password" in params:
+    if params.get("password"):
         params["password"] = "***"
-    return make_conninfo(**params)
+    return url_from_params(params)
 
 
 def connect(url: str, *, autocommit: bool = False, timeout: int = 5) -> psycopg.Connection:

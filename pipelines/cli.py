@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -15,10 +15,14 @@ from geo.errors import PantauError
 from geo.settings import get_settings
 
 app = typer.Typer(
-    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
     help="Pantau pipelines: local PostGIS, migrations, boundaries, locating points.",
 )
-db_app = typer.Typer(no_args_is_help=True, help="The PostGIS server (project-local or DATABASE_URL).")
+db_app = typer.Typer(
+    no_args_is_help=True, help="The PostGIS server (project-local or DATABASE_URL)."
+)
 boundaries_app = typer.Typer(no_args_is_help=True, help="Official administrative boundaries.")
 app.add_typer(db_app, name="db")
 app.add_typer(boundaries_app, name="boundaries")
@@ -104,13 +108,15 @@ def _server_status() -> dict[str, object]:
     except PantauError as exc:
         return {"running": False, "reason": str(exc)}
     return {
-        "running": True, "url": db.redact_url(url), "postgresql": pg[0] if pg else None,
+        "running": True,
+        "url": db.redact_url(url),
+        "postgresql": pg[0] if pg else None,
         "postgis": postgis[0] if postgis else None,
         "managed": settings.manages_local_cluster,
     }
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     """Which connection to print."""
 
     admin = "admin"
@@ -119,10 +125,14 @@ class Role(str, Enum):
 
 
 @db_app.command("url")
-def db_url(role: Annotated[Role, typer.Option(help="Which role's connection.")] = Role.admin) -> None:
-    """Print the connection URL (admin by default; writer for pipelines, reader for the dashboard)."""
+def db_url(
+    role: Annotated[Role, typer.Option(help="Which role's connection.")] = Role.admin,
+) -> None:
+    """Print a connection URL (admin; writer for the pipelines; reader for the dashboard)."""
     settings = get_settings()
-    url = {Role.admin: db.admin_url, Role.writer: db.writer_url, Role.reader: db.reader_url}[role](settings)
+    url = {Role.admin: db.admin_url, Role.writer: db.writer_url, Role.reader: db.reader_url}[role](
+        settings
+    )
     typer.echo(url)
 
 
@@ -140,7 +150,7 @@ def migrate_cmd() -> None:
 
 
 # -- boundaries --------------------------------------------------------------------------------
-class BoundaryFormat(str, Enum):
+class BoundaryFormat(StrEnum):
     """Supported boundary layouts."""
 
     auto = "auto"
@@ -150,13 +160,23 @@ class BoundaryFormat(str, Enum):
 
 @boundaries_app.command("load")
 def boundaries_load(
-    path: Annotated[Path | None, typer.Argument(help="GeoJSON / GPKG / SHP / .zip; default: the official BPS 2020 set.")] = None,
-    fmt: Annotated[BoundaryFormat, typer.Option("--format", help="File layout.")] = BoundaryFormat.auto,
+    path: Annotated[
+        Path | None,
+        typer.Argument(help="GeoJSON / GPKG / SHP / .zip; default: the official BPS 2020 set."),
+    ] = None,
+    fmt: Annotated[
+        BoundaryFormat, typer.Option("--format", help="File layout.")
+    ] = BoundaryFormat.auto,
 ) -> None:
     """Load kelurahan boundaries (replacing the current set) and derive kecamatan and kota."""
     from pipelines.boundaries.load import file_provenance, load_boundaries
     from pipelines.boundaries.read import read_boundaries
-    from pipelines.boundaries.sources import default_boundary_source, entry_for_checksum, fetch, sha256_of
+    from pipelines.boundaries.sources import (
+        default_boundary_source,
+        entry_for_checksum,
+        fetch,
+        sha256_of,
+    )
 
     settings = get_settings()
     if path is None:
@@ -174,12 +194,18 @@ def boundaries_load(
         f"Loaded {result['kelurahan']} kelurahan (+{result['placeholder']} placeholder units), "
         f"{result['kecamatan']} kecamatan, {result['kota']} kota from {path.name} "
         f"[{boundaries.format}, source {provenance.source}]"
-        + (f"; {result['reports_reassigned']} report(s) re-assigned" if result["reports_reassigned"] else "")
+        + (
+            f"; {result['reports_reassigned']} report(s) re-assigned"
+            if result["reports_reassigned"]
+            else ""
+        )
     )
 
 
 @boundaries_app.command("status")
-def boundaries_status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+def boundaries_status(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
     """Counts per level and the provenance of the loaded boundary set."""
     with db.connect(db.reader_url()) as conn:
         status = boundary_status(conn)

@@ -109,7 +109,8 @@ def ensure_server(*, install: bool = True) -> ServerBinaries:
     if not (install and can_apt):
         what = "PostGIS" if server else "PostgreSQL and PostGIS"
         msg = (
-            f"{what} not found. Install with:\n  {install_command(server.major if server else None)}"
+            f"{what} not found. Install with:\n  "
+            f"{install_command(server.major if server else None)}"
             "\nor point DATABASE_URL at an existing PostgreSQL >= 13 server with PostGIS >= 3."
         )
         raise ServerSetupError(msg)
@@ -150,7 +151,9 @@ def _port_is_free(port: int) -> bool:
 
 def choose_port(previous: int | None) -> int:
     """Reuse the previous port when it is free (so URLs stay stable), else the next free one."""
-    for port in ([previous] if previous else []) + list(range(PREFERRED_PORT, PREFERRED_PORT + 200)):
+    for port in ([previous] if previous else []) + list(
+        range(PREFERRED_PORT, PREFERRED_PORT + 200)
+    ):
         if _port_is_free(port):
             return port
     msg = f"No free port between {PREFERRED_PORT} and {PREFERRED_PORT + 199} on 127.0.0.1."
@@ -190,15 +193,26 @@ class LocalCluster:
         """Create the cluster (once): UTF-8, trust auth on loopback only."""
         self.root.mkdir(parents=True, exist_ok=True)
         self._hand_over(self.root)
-        result = self._run([
-            self.server.tool("initdb"), "-D", str(self.datadir), "-U", LOCAL_SUPERUSER,
-            "--auth=trust", "--encoding=UTF8", "--locale=C",
-        ])
+        result = self._run(
+            [
+                self.server.tool("initdb"),
+                "-D",
+                str(self.datadir),
+                "-U",
+                LOCAL_SUPERUSER,
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C",
+            ]
+        )
         if result.returncode != 0:
             msg = f"initdb failed:\n{result.stderr.strip() or result.stdout.strip()}"
             raise ServerSetupError(msg)
         with (self.datadir / "postgresql.conf").open("a") as conf:
-            conf.write("\n# Pantau's settings, rewritten at every start\ninclude_if_exists = 'pantau.conf'\n")
+            conf.write(
+                "\n# Pantau's settings, rewritten at every start\n"
+                "include_if_exists = 'pantau.conf'\n"
+            )
 
     def start(self) -> int:
         """Start on a free loopback port and wait until it accepts connections."""
@@ -209,10 +223,19 @@ class LocalCluster:
         self._hand_over(conf)
         self.logfile.touch()
         self._hand_over(self.logfile)
-        result = self._run([
-            self.server.tool("pg_ctl"), "start", "-D", str(self.datadir), "-l", str(self.logfile),
-            "-w", "-t", "60",
-        ])
+        result = self._run(
+            [
+                self.server.tool("pg_ctl"),
+                "start",
+                "-D",
+                str(self.datadir),
+                "-l",
+                str(self.logfile),
+                "-w",
+                "-t",
+                "60",
+            ]
+        )
         if result.returncode != 0:
             log_tail = "\n".join(self.logfile.read_text(errors="replace").splitlines()[-10:])
             msg = f"PostgreSQL did not start (see {self.logfile}):\n{log_tail}"
@@ -224,7 +247,9 @@ class LocalCluster:
         """Stop it (fast shutdown: sessions are ended, committed data is kept)."""
         if not self.is_running():
             return False
-        result = self._run([self.server.tool("pg_ctl"), "stop", "-D", str(self.datadir), "-m", "fast", "-w"])
+        result = self._run(
+            [self.server.tool("pg_ctl"), "stop", "-D", str(self.datadir), "-m", "fast", "-w"]
+        )
         if result.returncode != 0:
             msg = f"pg_ctl stop failed: {result.stderr.strip()}"
             raise ServerSetupError(msg)
@@ -245,9 +270,13 @@ class LocalCluster:
     def _run(self, cmd: list[str]) -> subprocess.CompletedProcess[str]:
         kwargs: dict[str, object] = {}
         if self._account is not None:
-            kwargs = {"user": self._account.pw_uid, "group": self._account.pw_gid, "extra_groups": []}
+            kwargs = {
+                "user": self._account.pw_uid,
+                "group": self._account.pw_gid,
+                "extra_groups": [],
+            }
         env = {**os.environ, "LC_ALL": "C"}
-        return subprocess.run(  # type: ignore[call-overload, no-any-return]
+        return subprocess.run(  # type: ignore[call-overload]
             cmd, capture_output=True, text=True, check=False, env=env, cwd="/", **kwargs
         )
 
@@ -319,5 +348,7 @@ def ensure_postgis(url: str) -> str:
                     "not create it: ask an administrator to run CREATE EXTENSION postgis."
                 )
                 raise ServerSetupError(msg) from None
-        row = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'postgis'").fetchone()
+        row = conn.execute(
+            "SELECT extversion FROM pg_extension WHERE extname = 'postgis'"
+        ).fetchone()
         return str(row[0]) if row else "?"

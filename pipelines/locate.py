@@ -36,7 +36,8 @@ def _find_column(frame: pd.DataFrame, names: tuple[str, ...], path: Path) -> str
     for name in names:
         if name in lookup:
             return str(lookup[name])
-    msg = f"{path.name} has no {names[0]} column (looked for {', '.join(names)}); found: {', '.join(map(str, frame.columns))}."
+    found = ", ".join(map(str, frame.columns))
+    msg = f"{path.name} has no {names[0]} column (looked for {', '.join(names)}); found: {found}."
     raise PantauError(msg)
 
 
@@ -70,7 +71,9 @@ def locate_csv(csv_in: Path, out: Path, url: str) -> LocateSummary:
         conn.rollback()  # temp tables only: nothing to keep
 
     errors = np.where(lat_reason != "", "lat " + lat_reason, "")
-    errors = np.where(lng_reason != "", np.where(errors != "", errors + "; ", "") + "lng " + lng_reason, errors)
+    errors = np.where(
+        lng_reason != "", np.where(errors != "", errors + "; ", "") + "lng " + lng_reason, errors
+    )
     result = frame.copy()
     for column in ("kelurahan_code", "kecamatan_code", "kota_code"):
         result[column] = owners[column].fillna("").to_numpy()
@@ -80,4 +83,6 @@ def locate_csv(csv_in: Path, out: Path, url: str) -> LocateSummary:
     result.to_csv(out, index=False)
     invalid = int((errors != "").sum())
     outside = int(owners["outside"].fillna(False).sum())
-    return LocateSummary(rows=len(result), inside=len(result) - outside - invalid, outside=outside, invalid=invalid)
+    return LocateSummary(
+        rows=len(result), inside=len(result) - outside - invalid, outside=outside, invalid=invalid
+    )

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote, urlencode
 
 from psycopg.conninfo import conninfo_to_dict
 from yoyo import get_backend, read_migrations
 
+from geo.db import url_from_params
 from geo.errors import PantauError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "sql" / "migrations"
@@ -31,16 +31,7 @@ class MigrationResult:
 
 def yoyo_url(url: str) -> str:
     """A yoyo URL (``postgresql+psycopg://``) for any libpq URL or key=value string."""
-    params = conninfo_to_dict(url)
-    user = params.pop("user", "")
-    password = params.pop("password", None)
-    host = params.pop("host", "localhost")
-    port = params.pop("port", "5432")
-    dbname = params.pop("dbname", user)
-    user, password = quote(user, safe=""), quote(password, safe="") if password else None
-    credentials = f"{user}:{password}@" if password else (f"{user}@" if user else "")
-    query = urlencode(params)
-    return f"postgresql+psycopg://{credentials}{host}:{port}/{dbname}" + (f"?{query}" if query else "")
+    return url_from_params(conninfo_to_dict(url), scheme="postgresql+psycopg")
 
 
 def migrate(url: str) -> MigrationResult:

@@ -20,7 +20,6 @@ per point (measured in ``bench/README.md``).
 
 from __future__ import annotations
 
-import io
 import os
 
 import numpy as np
@@ -40,7 +39,9 @@ def staging_table(prefix: str) -> sql.Identifier:
     return sql.Identifier(STAGING_SCHEMA, f"{prefix}_{os.getpid()}")
 
 
-def owners_query(points: sql.Composable, *, id_col: str = "id", geom_col: str = "geom") -> sql.Composed:
+def owners_query(
+    points: sql.Composable, *, id_col: str = "id", geom_col: str = "geom"
+) -> sql.Composed:
     """SELECT (id, area_code) for every point covered by a unit, one row per point.
 
     ``points`` names a table with a unique ``id_col`` and a Point ``geom_col`` in EPSG:4326. It
@@ -72,10 +73,17 @@ def codes_query(owners: sql.Composable) -> sql.Composed:
 
 #: One row of PostgreSQL's binary COPY format for (id bigint, lng float8, lat float8):
 #: a field count, then each field as a length and big-endian bytes.
-_POINT_ROW = np.dtype([
-    ("fields", ">i2"), ("id_len", ">i4"), ("id", ">i8"),
-    ("lng_len", ">i4"), ("lng", ">f8"), ("lat_len", ">i4"), ("lat", ">f8"),
-])
+_POINT_ROW = np.dtype(
+    [
+        ("fields", ">i2"),
+        ("id_len", ">i4"),
+        ("id", ">i8"),
+        ("lng_len", ">i4"),
+        ("lng", ">f8"),
+        ("lat_len", ">i4"),
+        ("lat", ">f8"),
+    ]
+)
 _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
 _COPY_TRAILER = (-1).to_bytes(2, "big", signed=True)
 
@@ -93,7 +101,9 @@ def _binary_copy_rows(lng: np.ndarray, lat: np.ndarray) -> bytes:
     return _COPY_HEADER + rows.tobytes() + _COPY_TRAILER
 
 
-def copy_points(conn: psycopg.Connection, table: sql.Identifier, lng: np.ndarray, lat: np.ndarray) -> None:
+def copy_points(
+    conn: psycopg.Connection, table: sql.Identifier, lng: np.ndarray, lat: np.ndarray
+) -> None:
     """Create unlogged table ``table`` (id, lng, lat, geom) from coordinate arrays.
 
     The rows go through a binary COPY whose payload numpy builds in one call, and the geometry
@@ -103,7 +113,8 @@ def copy_points(conn: psycopg.Connection, table: sql.Identifier, lng: np.ndarray
     """
     conn.execute(
         sql.SQL(
-            "CREATE UNLOGGED TABLE {} (id bigint, lng float8, lat float8, geom geometry(Point, 4326) "
+            "CREATE UNLOGGED TABLE {} (id bigint, lng float8, lat float8, "
+            "geom geometry(Point, 4326) "
             "GENERATED ALWAYS AS (CASE WHEN lng <> 'NaN' AND lat <> 'NaN' "
             "THEN ST_SetSRID(ST_MakePoint(lng, lat), 4326) END) STORED)"
         ).format(table)

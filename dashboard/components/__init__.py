@@ -39,6 +39,7 @@ def format_decimal(value: float | None, decimals: int = 1) -> str:
     """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return MISSING
+    value = round(value, decimals) + 0.0  # no "-0,0" for tiny negatives
     return f"{value:,.{decimals}f}".translate(_SWAP_SEPARATORS)
 
 

@@ -49,15 +49,18 @@ KOTA_LINE: RGBA = (49, 51, 63, 255)
 #: Decimal places kept in coordinates: 1e-5 degree is about 1.1 m at Jakarta's latitude.
 COORD_DECIMALS = 5
 
+#: pydeck turns a bare string into a JavaScript expression; quotes make it a string literal.
+_PIXELS = "'pixels'"
+
 #: Layer ids (stable: selection events and tests refer to them).
 KELURAHAN_LAYER_ID = "kelurahan"
 PLACEHOLDER_LAYER_ID = "kelurahan-placeholder"
 KOTA_OUTLINE_LAYER_ID = "kota-outline"
 
 #: Mainland Jakarta; Kepulauan Seribu lies ~50 km north, off-screen, reachable by panning.
-JAKARTA_LATITUDE = -6.2
+JAKARTA_LATITUDE = -6.23
 JAKARTA_LONGITUDE = 106.85
-JAKARTA_ZOOM = 10.3
+JAKARTA_ZOOM = 10.2
 
 PLACEHOLDER_NOTE = "Bukan kelurahan: unit placeholder BPS (kode …888)."
 
@@ -156,7 +159,7 @@ def kelurahan_layers(
             filled=True,
             get_fill_color="properties.fill_color",
             get_line_color=list(KELURAHAN_LINE),
-            line_width_units="pixels",
+            line_width_units=_PIXELS,
             get_line_width=0.8,
             auto_highlight=True,
             highlight_color=[255, 255, 255, 90],
@@ -170,7 +173,7 @@ def kelurahan_layers(
             filled=True,
             get_fill_color=list(PLACEHOLDER_FILL),
             get_line_color=list(PLACEHOLDER_LINE),
-            line_width_units="pixels",
+            line_width_units=_PIXELS,
             get_line_width=1.5,
             extensions=[{"@@type": "PathStyleExtension", "dash": True}],
             get_dash_array=[3, 2],
@@ -193,7 +196,7 @@ def kota_outline_layer(kota: gpd.GeoDataFrame) -> pdk.Layer:
         stroked=True,
         filled=False,
         get_line_color=list(KOTA_LINE),
-        line_width_units="pixels",
+        line_width_units=_PIXELS,
         get_line_width=1.8,
     )
 
@@ -211,15 +214,29 @@ def jakarta_view() -> pdk.ViewState:
     )
 
 
+class CompactDeck(pdk.Deck):
+    """A :class:`pydeck.Deck` whose JSON has no indentation.
+
+    pydeck indents its JSON by two spaces, one coordinate per line, which makes a polygon map
+    several times larger on the wire; Streamlit sends whatever ``to_json`` returns.
+    """
+
+    def to_json(self) -> str:
+        """The same JSON as pydeck's, without the whitespace."""
+        return json.dumps(json.loads(super().to_json()), separators=(",", ":"))
+
+
 def overview_deck(
     kelurahan: gpd.GeoDataFrame, kecamatan: pd.DataFrame, kota: gpd.GeoDataFrame
 ) -> pdk.Deck:
     """The overview map: every kelurahan, coloured by kota, with tooltips; no basemap."""
-    return pdk.Deck(
+    return CompactDeck(
         layers=kelurahan_layers(kelurahan, kecamatan, kota),
         initial_view_state=jakarta_view(),
+        # No basemap. Leave map_style at pydeck's default: with map_provider=None it is sent
+        # as the "__MAP_STYLE__" sentinel, which Streamlit reads as "no basemap"; an explicit
+        # map_style=None would make Streamlit fetch CARTO's style from the internet instead.
         map_provider=None,
-        map_style=None,
         tooltip=TOOLTIP,
     )
 

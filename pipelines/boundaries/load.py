@@ -15,10 +15,11 @@ from typing import Any
 
 import psycopg
 import shapely
+from psycopg import sql
 
+from geo.errors import PantauError
 from pipelines.boundaries.read import BoundarySet
 from pipelines.spatial_join import codes_query, owners_query, staging_table
-from psycopg import sql
 
 #: Maximum vertices per piece in ``admin_area_parts`` (see bench/README.md for the choice).
 SUBDIVIDE_MAX_VERTICES = 64
@@ -36,8 +37,15 @@ class Provenance:
 
 
 _STAGE_COLUMNS = (
-    "code", "source_code", "name", "kecamatan_code", "kecamatan_name", "kota_code", "kota_name",
-    "is_placeholder", "geom",
+    "code",
+    "source_code",
+    "name",
+    "kecamatan_code",
+    "kecamatan_name",
+    "kota_code",
+    "kota_name",
+    "is_placeholder",
+    "geom",
 )
 
 _INSERT_KELURAHAN = """
@@ -57,7 +65,8 @@ LEFT JOIN (SELECT DISTINCT kecamatan_code FROM boundary_stage WHERE NOT is_place
 # included); names are the most frequent spelling among its real kelurahan.
 _INSERT_KECAMATAN = """
 INSERT INTO pantau.admin_areas
-    (code, level, source_code, name, parent_code, kota_code, kecamatan_code, area_km2, load_id, geom)
+    (code, level, source_code, name, parent_code, kota_code, kecamatan_code, area_km2, load_id,
+     geom)
 SELECT a.kecamatan_code, 'kecamatan', a.kecamatan_code,
        (SELECT mode() WITHIN GROUP (ORDER BY s.kecamatan_name) FROM boundary_stage AS s
          WHERE s.kecamatan_code = a.kecamatan_code AND NOT s.is_placeholder),
@@ -91,11 +100,30 @@ FROM pantau.admin_areas
 """
 
 
-def load_boundaries(conn: psycopg.Connection, boundaries: BoundarySet, provenance: Provenance) -> dict[str, Any]:
+def load_boundaries(
+    conn: psycopg.Connection, boundaries: BoundarySet, provenance: Provenance
+) -> dict[str, Any]:
     """Replace the loaded boundaries with ``boundaries``; return the status of the new set.
 
     Everything runs in one transaction on ``conn``: on any error nothing changes.
+
+    Raises
+    ------
+    PantauError
+        When the database refuses the load (the previous set is then unchanged).
     """
+    try:
+        return _replace(conn, boundaries, provenance)
+    except psycopg.Error as exc:
+        conn.rollback()
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        msg = f"The database refused the boundary load ({first}); the loaded set is unchanged."
+        raise PantauError(msg) from exc
+
+
+def _replace(
+    conn: psycopg.Connection, boundaries: BoundarySet, provenance: Provenance
+) -> dict[str, Any]:
     with conn.transaction():
         _stage(conn, boundaries)
         load_id = _record_load(conn, boundaries, provenance)
@@ -116,7 +144,12 @@ def load_boundaries(conn: psycopg.Connection, boundaries: BoundarySet, provenanc
         )
         reassigned = _reassign_reports(conn)
         kota, kecamatan, kelurahan, placeholder = conn.execute(_COUNTS).fetchone() or (0, 0, 0, 0)
-        counts = {"kota": kota, "kecamatan": kecamatan, "kelurahan": kelurahan, "placeholder": placeholder}
+        counts = {
+            "kota": kota,
+            "kecamatan": kecamatan,
+            "kelurahan": kelurahan,
+            "placeholder": placeholder,
+        }
         conn.execute(
             "UPDATE pantau.boundary_loads SET counts = %s WHERE load_id = %s",
             [json.dumps(counts), load_id],
@@ -130,19 +163,31 @@ def _stage(conn: psycopg.Connection, boundaries: BoundarySet) -> None:
         """
         CREATE TEMP TABLE boundary_stage (
             code text, source_code text, name text, kecamatan_code text, kecamatan_name text,
-            kota_code text, kota_name text, is_placeholder boolean, geom geometry(MultiPolygon, 4326)
+            kota_code text, kota_name text, is_placeholder boolean,
+            geom geometry(MultiPolygon, 4326)
         ) ON COMMIT DROP
         """
     )
     frame = boundaries.frame
-    ewkb = shapely.to_wkb(shapely.set_srid(frame.geometry.to_numpy(), 4326), hex=True, include_srid=True)
+    ewkb = shapely.to_wkb(
+        shapely.set_srid(frame.geometry.to_numpy(), 4326), hex=True, include_srid=True
+    )
     columns = sql.SQL(", ").join(map(sql.Identifier, _STAGE_COLUMNS))
     with conn.cursor().copy(sql.SQL("COPY boundary_stage ({}) FROM STDIN").format(columns)) as copy:
         for row, geom in zip(frame.itertuples(index=False), ewkb, strict=True):
-            copy.write_row((
-                row.code, row.source_code, row.name, row.kecamatan_code, row.kecamatan_name,
-                row.kota_code, row.kota_name, bool(row.is_placeholder), geom,
-            ))
+            copy.write_row(
+                (
+                    row.code,
+                    row.source_code,
+                    row.name,
+                    row.kecamatan_code,
+                    row.kecamatan_name,
+                    row.kota_code,
+                    row.kota_name,
+                    bool(row.is_placeholder),
+                    geom,
+                )
+            )
 
 
 def _record_load(conn: psycopg.Connection, boundaries: BoundarySet, provenance: Provenance) -> int:
@@ -152,8 +197,15 @@ def _record_load(conn: psycopg.Connection, boundaries: BoundarySet, provenance: 
                                            counts, repaired)
         VALUES (%s, %s, %s, %s, %s, %s, '{}', %s) RETURNING load_id
         """,
-        [provenance.source, boundaries.format, provenance.file_name, provenance.sha256,
-         provenance.licence, provenance.attribution, boundaries.repaired],
+        [
+            provenance.source,
+            boundaries.format,
+            provenance.file_name,
+            provenance.sha256,
+            provenance.licence,
+            provenance.attribution,
+            boundaries.repaired,
+        ],
     ).fetchone()
     assert row is not None
     return int(row[0])
@@ -190,7 +242,9 @@ def _reassign_reports(conn: psycopg.Connection) -> int:
     return cur.rowcount
 
 
-def file_provenance(path: Path, sha256: str, boundaries: BoundarySet, entry: Any | None) -> Provenance:
+def file_provenance(
+    path: Path, sha256: str, boundaries: BoundarySet, entry: Any | None
+) -> Provenance:
     """Credit a file: from the manifest when its checksum matches a known file, else as given."""
     if entry is not None:
         return Provenance(entry.source, path.name, sha256, entry.licence, entry.attribution)

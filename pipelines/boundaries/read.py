@@ -33,7 +33,13 @@ from geo.settings import REPO_ROOT
 
 #: Output columns, in order.
 COLUMNS = [
-    "code", "source_code", "name", "kecamatan_code", "kecamatan_name", "kota_code", "kota_name",
+    "code",
+    "source_code",
+    "name",
+    "kecamatan_code",
+    "kecamatan_name",
+    "kota_code",
+    "kota_name",
     "is_placeholder",
 ]
 
@@ -64,20 +70,35 @@ class FormatSpec:
     @property
     def required(self) -> list[str]:
         """The columns a file must have to be read in this format."""
-        return [self.code, self.kelurahan_name, self.kecamatan_code, self.kecamatan_name,
-                self.kota_code, self.kota_name]
+        return [
+            self.code,
+            self.kelurahan_name,
+            self.kecamatan_code,
+            self.kecamatan_name,
+            self.kota_code,
+            self.kota_name,
+        ]
 
 
 FORMATS: dict[str, FormatSpec] = {
     "bps2020": FormatSpec(
-        name="bps2020", code="village_code", kelurahan_name="village",
-        kecamatan_code="district_code", kecamatan_name="district",
-        kota_code="regency_code", kota_name="regency", source_column="source",
+        name="bps2020",
+        code="village_code",
+        kelurahan_name="village",
+        kecamatan_code="district_code",
+        kecamatan_name="district",
+        kota_code="regency_code",
+        kota_name="regency",
+        source_column="source",
     ),
     "jakarta-api": FormatSpec(
-        name="jakarta-api", code="kode_kelurahan", kelurahan_name="nama_kelurahan",
-        kecamatan_code="kode_kecamatan", kecamatan_name="nama_kecamatan",
-        kota_code="kode_kota", kota_name="nama_kota",
+        name="jakarta-api",
+        code="kode_kelurahan",
+        kelurahan_name="nama_kelurahan",
+        kecamatan_code="kode_kecamatan",
+        kecamatan_name="nama_kecamatan",
+        kota_code="kode_kota",
+        kota_name="nama_kota",
     ),
 }
 
@@ -114,7 +135,11 @@ def read_boundaries(path: Path, *, fmt: str = "auto") -> BoundarySet:
         raise BoundaryFileError(msg)
     raw = _read_file(path)
     columns = _column_lookup(raw.columns)
-    spec = _detect_format(path, columns) if fmt == "auto" else _check_format(path, FORMATS[fmt], columns)
+    spec = (
+        _detect_format(path, columns)
+        if fmt == "auto"
+        else _check_format(path, FORMATS[fmt], columns)
+    )
     raw = raw.rename(columns={columns[c]: c for c in _all_columns(spec) if c in columns})
     raw, notes = _to_wgs84(path, raw)
     return _normalise(path, raw, spec, notes)
@@ -190,6 +215,8 @@ def _to_wgs84(path: Path, frame: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, li
             raise BoundaryFileError(msg)
         notes.append("no CRS in the file: coordinates taken as EPSG:4326")
         return frame.set_crs(4326), notes
+    if frame.crs.to_2d().to_epsg() == 4326:  # EPSG:4326 itself, or 3D WGS 84 (EPSG:4979)
+        return frame.set_crs(4326, allow_override=True), notes
     if frame.crs.to_epsg() != 4326:
         notes.append(f"reprojected from {frame.crs.to_string()} to EPSG:4326")
         frame = frame.to_crs(4326)
@@ -197,7 +224,7 @@ def _to_wgs84(path: Path, frame: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, li
 
 
 # -- normalising -----------------------------------------------------------------------------
-_DIGITS = re.compile(r"^\d+$")
+_DIGITS = re.compile(r"^[0-9]+$")
 
 
 def normalise_code(value: object) -> str | None:
@@ -226,6 +253,7 @@ def _polygonal(geom: BaseGeometry | None) -> tuple[MultiPolygon | None, bool]:
     """The polygonal part of ``geom`` as a MultiPolygon, repaired when invalid."""
     if geom is None or geom.is_empty:
         return None, False
+    geom = shapely.force_2d(geom)  # heights (QGIS / KML exports) mean nothing here
     repaired = False
     if not geom.is_valid:
         geom = shapely.make_valid(geom)
@@ -244,15 +272,17 @@ def _normalise(
     rows_read = len(raw)
     changes = _load_code_changes(spec.name)
     placeholders = _load_placeholders()
-    frame = pd.DataFrame({
-        "source_code": raw[spec.code].astype(str).str.strip(),
-        "code": raw[spec.code].map(normalise_code),
-        "name": raw[spec.kelurahan_name].astype(str).str.strip(),
-        "kecamatan_code": raw[spec.kecamatan_code].map(normalise_code),
-        "kecamatan_name": raw[spec.kecamatan_name].astype(str).str.strip(),
-        "kota_code": raw[spec.kota_code].map(normalise_code),
-        "kota_name": raw[spec.kota_name].astype(str).str.strip(),
-    })
+    frame = pd.DataFrame(
+        {
+            "source_code": raw[spec.code].astype(str).str.strip(),
+            "code": raw[spec.code].map(normalise_code),
+            "name": raw[spec.kelurahan_name].astype(str).str.strip(),
+            "kecamatan_code": raw[spec.kecamatan_code].map(normalise_code),
+            "kecamatan_name": raw[spec.kecamatan_name].astype(str).str.strip(),
+            "kota_code": raw[spec.kota_code].map(normalise_code),
+            "kota_name": raw[spec.kota_name].astype(str).str.strip(),
+        }
+    )
     frame["code"] = frame["code"].map(lambda c: changes.get(c, c) if c else c)
     _check_codes(path, frame)
 
@@ -261,7 +291,8 @@ def _normalise(
     repaired = sum(1 for _, r in fixed if r)
     empty = frame.loc[frame["geometry"].isna(), "source_code"].tolist()
     if empty:
-        msg = f"{path.name}: {len(empty)} feature(s) without a usable polygon: {', '.join(empty[:5])}."
+        listed = ", ".join(empty[:5])
+        msg = f"{path.name}: {len(empty)} feature(s) without a usable polygon: {listed}."
         raise BoundaryFileError(msg)
 
     dissolved = _dissolve(frame)
@@ -293,7 +324,9 @@ def _check_codes(path: Path, frame: pd.DataFrame) -> None:
         if len(problems) >= 5:
             break
     if problems:
-        msg = f"{path.name} has codes that are not DKI Jakarta kelurahan codes: " + "; ".join(problems)
+        msg = f"{path.name} has codes that are not DKI Jakarta kelurahan codes: " + "; ".join(
+            problems
+        )
         raise BoundaryFileError(msg)
 
 
@@ -305,18 +338,24 @@ def _dissolve(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per code: several rows of a code (islands) become one MultiPolygon."""
     out = []
     for code, group in frame.groupby("code", sort=True):
-        geom = group["geometry"].iloc[0] if len(group) == 1 else shapely.union_all(group["geometry"].to_numpy())
+        geom = (
+            group["geometry"].iloc[0]
+            if len(group) == 1
+            else shapely.union_all(group["geometry"].to_numpy())
+        )
         multi, _ = _polygonal(geom)
-        out.append({
-            "code": code,
-            "source_code": ";".join(sorted(set(group["source_code"]))),
-            "name": _most_common(group["name"]),
-            "kecamatan_code": group["kecamatan_code"].iloc[0],
-            "kecamatan_name": _most_common(group["kecamatan_name"]),
-            "kota_code": group["kota_code"].iloc[0],
-            "kota_name": _most_common(group["kota_name"]),
-            "geometry": multi,
-        })
+        out.append(
+            {
+                "code": code,
+                "source_code": ";".join(sorted(set(group["source_code"]))),
+                "name": _most_common(group["name"]),
+                "kecamatan_code": group["kecamatan_code"].iloc[0],
+                "kecamatan_name": _most_common(group["kecamatan_name"]),
+                "kota_code": group["kota_code"].iloc[0],
+                "kota_name": _most_common(group["kota_name"]),
+                "geometry": multi,
+            }
+        )
     return pd.DataFrame(out)
 
 
@@ -324,7 +363,10 @@ def _check_extent(path: Path, frame: pd.DataFrame) -> None:
     minx, miny, maxx, maxy = JAKARTA_BOX
     bounds = shapely.bounds(frame["geometry"].to_numpy())
     outside = ~(
-        (bounds[:, 0] >= minx) & (bounds[:, 2] <= maxx) & (bounds[:, 1] >= miny) & (bounds[:, 3] <= maxy)
+        (bounds[:, 0] >= minx)
+        & (bounds[:, 2] <= maxx)
+        & (bounds[:, 1] >= miny)
+        & (bounds[:, 3] <= maxy)
     )
     if outside.any():
         codes = frame.loc[outside, "code"].tolist()

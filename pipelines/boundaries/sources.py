@@ -41,9 +41,15 @@ def boundary_sources() -> dict[str, SourceEntry]:
         manifest = tomllib.load(fh)
     return {
         key: SourceEntry(
-            key=key, title=e["title"], mirror_path=e["mirror_path"], sha256=e["sha256"],
-            source=e["source"], licence=e["licence"], attribution=e["attribution"],
-            url=e.get("url"), default=e.get("default", False),
+            key=key,
+            title=e["title"],
+            mirror_path=e["mirror_path"],
+            sha256=e["sha256"],
+            source=e["source"],
+            licence=e["licence"],
+            attribution=e["attribution"],
+            url=e.get("url"),
+            default=e.get("default", False),
         )
         for key, e in manifest["boundaries"].items()
     }
@@ -94,7 +100,10 @@ def fetch(entry: SourceEntry, settings: Settings) -> Path:
 def _verify(path: Path, entry: SourceEntry) -> None:
     actual = sha256_of(path)
     if actual != entry.sha256:
-        msg = f"{path} has sha256 {actual}, expected {entry.sha256} ({entry.title}): the copy is altered."
+        msg = (
+            f"{path} has sha256 {actual}, expected {entry.sha256} ({entry.title}): "
+            "the copy is altered."
+        )
         raise DataSourceError(msg)
 
 
@@ -103,7 +112,7 @@ def _download(entry: SourceEntry, target: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(target.suffix + ".part")
     try:
-        with urllib.request.urlopen(entry.url, timeout=60) as response, partial.open("wb") as fh:  # noqa: S310 - pinned https URL
+        with urllib.request.urlopen(entry.url, timeout=60) as response, partial.open("wb") as fh:
             shutil.copyfileobj(response, fh)
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         partial.unlink(missing_ok=True)

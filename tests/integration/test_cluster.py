@@ -21,8 +21,13 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "pipelines", *args], cwd=REPO, env=env, capture_output=True,
-        text=True, timeout=180, check=False,
+        [sys.executable, "-m", "pipelines", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
     )
 
 
@@ -31,7 +36,11 @@ def cluster_env() -> Iterator[dict[str, str]]:
     """Environment for a second cluster in a temporary folder the server account can reach."""
     root = Path(tempfile.mkdtemp(prefix="pantau-pgdata-", dir="/tmp"))
     root.chmod(0o755)
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "PANTAU_WRITER_URL", "PANTAU_READER_URL"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "PANTAU_WRITER_URL", "PANTAU_READER_URL"}
+    }
     env |= {"PANTAU_PGDATA": str(root / "pgdata"), "PANTAU_DB_NAME": "pantau_cluster_test"}
     yield env
     _cli(env, "db", "down")
@@ -44,7 +53,9 @@ def test_up_down_up_keeps_data(cluster_env: dict[str, str]) -> None:
     assert up.returncode == 0, up.stderr
     assert "PostGIS" in up.stdout
     url = _cli(cluster_env, "db", "url").stdout.strip()
-    assert url.startswith("postgresql://postgres@127.0.0.1:") and url.endswith("/pantau_cluster_test")
+    assert url.startswith("postgresql://postgres@127.0.0.1:") and url.endswith(
+        "/pantau_cluster_test"
+    )
 
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("CREATE TABLE kept (note text)")
@@ -70,7 +81,9 @@ def test_up_down_up_keeps_data(cluster_env: dict[str, str]) -> None:
 
 def test_missing_server_names_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cluster, "find_server", lambda: None)
-    with pytest.raises(ServerSetupError, match=r"apt-get install -y postgresql postgresql-<major>-postgis-3"):
+    with pytest.raises(
+        ServerSetupError, match=r"apt-get install -y postgresql postgresql-<major>-postgis-3"
+    ):
         cluster.ensure_server(install=False)
 
 

@@ -14,7 +14,11 @@ def _cells(n: int, seed: int) -> list[int]:
     """Res-12 cells: half over Jakarta, half anywhere on Earth (all base cells, pentagons too)."""
     rng = np.random.default_rng(seed)
     jakarta = zip(rng.uniform(-6.4, -5.2, n // 2), rng.uniform(106.3, 107.0, n // 2), strict=True)
-    world = zip(np.degrees(np.arcsin(rng.uniform(-1, 1, n // 2))), rng.uniform(-180, 180, n // 2), strict=True)
+    world = zip(
+        np.degrees(np.arcsin(rng.uniform(-1, 1, n // 2))),
+        rng.uniform(-180, 180, n // 2),
+        strict=True,
+    )
     cells = [h3.str_to_int(h3.latlng_to_cell(lat, lng, 12)) for lat, lng in [*jakarta, *world]]
     pentagons = [h3.str_to_int(c) for c in h3.get_pentagons(0)]
     cells += [h3.str_to_int(h3.cell_to_center_child(h3.int_to_str(p), 12)) for p in pentagons]
@@ -32,8 +36,7 @@ def test_parent_matches_h3py_for_every_resolution(reader_conn: psycopg.Connectio
     ).fetchall()
     assert len(rows) == len(cells) * len(RESOLUTIONS)
     mismatches = [
-        (c, r, p) for c, r, p in rows
-        if p != h3.str_to_int(h3.cell_to_parent(h3.int_to_str(c), r))
+        (c, r, p) for c, r, p in rows if p != h3.str_to_int(h3.cell_to_parent(h3.int_to_str(c), r))
     ]
     assert mismatches == []
 
@@ -50,4 +53,6 @@ def test_resolution_and_text(reader_conn: psycopg.Connection) -> None:
 @pytest.mark.parametrize("res", [-1, 13, 15])
 def test_parent_outside_range_is_null(reader_conn: psycopg.Connection, res: int) -> None:
     cell = h3.str_to_int(h3.latlng_to_cell(-6.2, 106.8, 12))
-    assert reader_conn.execute("SELECT api.h3_cell_to_parent(%s, %s)", [cell, res]).fetchone() == (None,)
+    assert reader_conn.execute("SELECT api.h3_cell_to_parent(%s, %s)", [cell, res]).fetchone() == (
+        None,
+    )

@@ -27,8 +27,11 @@ FORBIDDEN = [
 
 @pytest.mark.parametrize("statement", FORBIDDEN)
 def test_reader_cannot_write_or_create(reader_url: str, statement: str) -> None:
-    with db.connect(reader_url) as conn, pytest.raises(
-        (psycopg.errors.InsufficientPrivilege, psycopg.errors.ReadOnlySqlTransaction)
+    with (
+        db.connect(reader_url) as conn,
+        pytest.raises(
+            (psycopg.errors.InsufficientPrivilege, psycopg.errors.ReadOnlySqlTransaction)
+        ),
     ):
         conn.execute(statement)
 

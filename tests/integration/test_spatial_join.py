@@ -51,7 +51,9 @@ def test_placeholder_point_is_inside_but_in_no_kelurahan(bps2020_loaded: str) ->
     assert not row["outside"]
 
 
-def test_nan_coordinates_are_unknown_not_outside(writer_conn: psycopg.Connection, bps2020_loaded: str) -> None:
+def test_nan_coordinates_are_unknown_not_outside(
+    writer_conn: psycopg.Connection, bps2020_loaded: str
+) -> None:
     owners = locate_points(writer_conn, np.array([np.nan, 106.8532]), np.array([-6.2, -6.2261]))
     assert pd.isna(owners.loc[0, "outside"])
     assert owners.loc[1, "kelurahan_code"] == "3171090003"

@@ -224,10 +224,6 @@ def test_normalise_code(value: object, expected: str | None) -> None:
     assert normalise_code(value) == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: _DIGITS uses \\d, which matches non-ASCII (e.g. full-width) digits",
-)
 def test_normalise_code_refuses_non_ascii_digits() -> None:
     """Full-width digits are not BPS digits (the database only accepts [0-9])."""
     assert normalise_code("\uff13\uff11\uff17\uff11\uff10\uff11\uff10\uff10\uff10\uff11") is None
