@@ -5,23 +5,10 @@ line. Figures are compared with a baseline measured in the same run (ratios), be
 machines are noisy.
 """
 
-from __future__ import annotations
-
 import sys
 
 from bench.cli import app
-from geo.errors import PantauError
-
-
-def main() -> int:
-    """Run the chosen benchmark; expected failures print one line."""
-    try:
-        app()
-    except PantauError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
+from pipelines.run import run_cli
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(app))

@@ -1,25 +1,9 @@
 """Pantau's command line: ``python -m pipelines <command> --help``."""
 
-from __future__ import annotations
-
 import sys
 
-from geo.errors import PantauError
 from pipelines.cli import app
-
-
-def main() -> int:
-    """Run the CLI; expected failures print one clear message instead of a traceback."""
-    try:
-        app()
-    except PantauError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    return 0
-
+from pipelines.run import run_cli
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(app))

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 
 from geo import db
 from geo.boundaries import boundary_status
 from geo.errors import PantauError
-from geo.settings import get_settings
+from geo.settings import TIMEZONE, get_settings
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -219,8 +221,15 @@ def boundaries_status(
         f"{status['kota']} kota, {status['kecamatan']} kecamatan, {status['kelurahan']} kelurahan "
         f"(+{status['placeholder']} placeholder units)\nsource: {status['source']} "
         f"({status['licence'] or 'licence unknown'}; {status['attribution'] or 'no attribution'})\n"
-        f"loaded: {status['loaded_at']}"
+        f"loaded: {_wib(status['loaded_at'])}"
     )
+
+
+def _wib(iso: str | None) -> str:
+    """An ISO timestamp as Jakarta time, the way users read it."""
+    if not iso:
+        return "-"
+    return datetime.fromisoformat(iso).astimezone(ZoneInfo(TIMEZONE)).strftime("%Y-%m-%d %H:%M WIB")
 
 
 @boundaries_app.command("locate")

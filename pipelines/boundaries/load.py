@@ -18,7 +18,7 @@ import shapely
 from psycopg import sql
 
 from geo.errors import PantauError
-from pipelines.boundaries.read import BoundarySet
+from pipelines.boundaries.read import COLUMNS, BoundarySet
 from pipelines.spatial_join import codes_query, owners_query, staging_table
 
 #: Maximum vertices per piece in ``admin_area_parts`` (see bench/README.md for the choice).
@@ -36,17 +36,7 @@ class Provenance:
     attribution: str | None
 
 
-_STAGE_COLUMNS = (
-    "code",
-    "source_code",
-    "name",
-    "kecamatan_code",
-    "kecamatan_name",
-    "kota_code",
-    "kota_name",
-    "is_placeholder",
-    "geom",
-)
+_STAGE_COLUMNS = (*COLUMNS, "geom")
 
 _INSERT_KELURAHAN = """
 INSERT INTO pantau.admin_areas
