@@ -232,6 +232,73 @@ def _wib(iso: str | None) -> str:
     return datetime.fromisoformat(iso).astimezone(ZoneInfo(TIMEZONE)).strftime("%Y-%m-%d %H:%M WIB")
 
 
+@app.command("simulate")
+def simulate_cmd(
+    start: Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="First day (WIB).")],
+    end: Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="Last day (WIB), included.")],
+    out: Annotated[Path, typer.Option(help="Output folder (jaki/, qlue/, truth.parquet).")],
+    seed: Annotated[int, typer.Option(help="Random seed: same arguments, same bytes.")] = 7,
+    per_day: Annotated[
+        float | None, typer.Option(help="Mean reports per day [default: 508].")
+    ] = None,
+    reports: Annotated[int | None, typer.Option(help="Exactly N reports over the period.")] = None,
+    defects: Annotated[float, typer.Option(help="Share of reports given a feed defect.")] = 0.02,
+    gzip_files: Annotated[bool, typer.Option("--gzip", help="Write .gz files.")] = False,
+    boundaries: Annotated[
+        Path | None, typer.Option(help="Boundary file instead of the database.")
+    ] = None,
+    jaki_share: Annotated[
+        str | None, typer.Option(help="JAKI share by year, e.g. 2020=0.48,2021=0.9.")
+    ] = None,
+) -> None:
+    """Write realistic JAKI (JSON Lines) and Qlue (CSV) feeds with a truth table."""
+    from pipelines.simulate.calibration import PER_DAY
+    from pipelines.simulate.generate import Options, simulate
+
+    if per_day is not None and reports is not None:
+        msg = "Give either --per-day or --reports, not both."
+        raise PantauError(msg)
+    if (per_day is not None and per_day <= 0) or (reports is not None and reports < 0):
+        msg = "--per-day must be positive and --reports not negative."
+        raise PantauError(msg)
+    options = Options(
+        start=start.date(),
+        end=end.date(),
+        seed=seed,
+        out=out,
+        per_day=per_day if per_day is not None else PER_DAY,
+        reports=reports,
+        defects=defects,
+        gzip=gzip_files,
+        boundaries=boundaries,
+        jaki_share=_parse_shares(jaki_share),
+    )
+    summary = simulate(options)
+    typer.echo(
+        f"{summary.reports:,} reports ({summary.by_source['jaki']:,} JAKI, "
+        f"{summary.by_source['qlue']:,} Qlue; {sum(summary.defects.values()):,} with a defect) "
+        f"-> {out} ({len(summary.files['jaki'])} JAKI and {len(summary.files['qlue'])} Qlue files, "
+        "truth.parquet, manifest.json)"
+    )
+
+
+def _parse_shares(text: str | None) -> dict[int, float]:
+    if not text:
+        return {}
+    shares: dict[int, float] = {}
+    for part in text.split(","):
+        year, _, value = part.partition("=")
+        try:
+            shares[int(year)] = float(value)
+        except ValueError:
+            msg = f"--jaki-share takes YEAR=SHARE pairs like 2020=0.48, not {part!r}."
+            raise PantauError(msg) from None
+        if not 0 <= shares[int(year)] <= 1:
+            msg = f"--jaki-share {part!r}: the share must be between 0 and 1."
+            raise PantauError(msg)
+    return shares
+
+
 @boundaries_app.command("locate")
 def boundaries_locate(
     csv_in: Annotated[Path, typer.Option("--csv", help="Input CSV with lat,lng columns.")],
