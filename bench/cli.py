@@ -31,3 +31,18 @@ def spatial_join_cmd(
     from bench.spatial_join import run
 
     run(points=points, seed=seed, max_vertices=max_vertices, as_json=as_json)
+
+
+@app.command("simulate")
+def simulate_cmd(
+    reports: Annotated[int, typer.Option(help="Reports in the large run.")] = 1_000_000,
+    small: Annotated[
+        int, typer.Option(help="Reports in the small run (memory comparison).")
+    ] = 100_000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+    as_json: JsonOption = False,
+) -> None:
+    """Generator throughput and peak memory at two sizes, against a json.dumps floor."""
+    from bench.simulate import run
+
+    run(reports=reports, small=small, seed=seed, as_json=as_json)

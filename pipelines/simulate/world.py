@@ -147,7 +147,10 @@ def load_kelurahan(boundaries: Path | None) -> gpd.GeoDataFrame:
 
 def _kelurahan_weights(frame: gpd.GeoDataFrame, rng: np.random.Generator) -> np.ndarray:
     """Volume per kelurahan: its kota's published volume, split by size and liveliness."""
-    area = frame["area_km2"].to_numpy() if "area_km2" in frame else frame.geometry.area.to_numpy()
+    if "area_km2" in frame:
+        area = frame["area_km2"].to_numpy()
+    else:  # from a boundary file: measure in UTM 48S, Jakarta's zone
+        area = frame.geometry.to_crs(32748).area.to_numpy() / 1e6
     lively = rng.lognormal(0.0, 0.6, len(frame))
     raw = np.sqrt(np.maximum(area, 0.05)) * lively
     weights = np.zeros(len(frame))
