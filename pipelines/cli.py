@@ -232,6 +232,36 @@ def _wib(iso: str | None) -> str:
     return datetime.fromisoformat(iso).astimezone(ZoneInfo(TIMEZONE)).strftime("%Y-%m-%d %H:%M WIB")
 
 
+class SourceName(StrEnum):
+    """Feeds Pantau reads."""
+
+    jaki = "jaki"
+    qlue = "qlue"
+
+
+@app.command("ingest")
+def ingest_cmd(
+    source: Annotated[SourceName, typer.Option(help="Which feed the files are.")],
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (searched recursively).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object last.")] = False,
+) -> None:
+    """Load feed files into PostGIS as one batch: validated, joined to kelurahan, idempotent."""
+    from pipelines.ingest import ingest
+
+    result = ingest(source.value, paths)
+    reasons = ", ".join(f"{k} {v:,}" for k, v in result.rejected_by_reason.items()) or "none"
+    repairs = ", ".join(f"{k} {v:,}" for k, v in result.repaired_by_kind.items()) or "none"
+    typer.echo(
+        f"Batch {result.batch_id} ({result.source}, {result.files} file(s), {result.seconds:.1f} s): "
+        f"read {result.read:,} = inserted {result.inserted:,} + updated {result.updated:,} + "
+        f"unchanged {result.unchanged:,} + rejected {result.rejected:,}\n"
+        f"  rejected: {reasons}\n  repaired: {repairs}\n"
+        f"  outside Jakarta: {result.outside_area:,}; duplicates in batch: {result.duplicates_in_batch:,}"
+    )
+    if as_json:
+        typer.echo(json.dumps(result.as_dict(), ensure_ascii=False))
+
+
 @app.command("simulate")
 def simulate_cmd(
     start: Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="First day (WIB).")],

@@ -1,0 +1,301 @@
+"""``pipelines ingest``: feeds in, one canonical ``pantau.reports`` table out, every row counted.
+
+One batch = one transaction:
+
+1. a run row in ``pantau.ingest_runs`` (its ``batch_id`` tags everything below);
+2. the adapter's canonical rows go through COPY into an unlogged staging table (H3 res-12 cell
+   computed on the way), its rejections into ``pantau.rejected_rows`` with the raw row;
+3. the same id twice in the batch counts once: the newest ``updated_at`` wins (later line on a
+   tie), the others count as ``unchanged``;
+4. the spatial join of :mod:`pipelines.spatial_join` gives each point its owner (or
+   ``outside``);
+5. one set-based upsert keyed on (source, source_id): new ids are inserted, a newer
+   ``updated_at`` updates, an equal or older one leaves the row ``unchanged``.
+
+Killing the process at any point leaves nothing of the batch (the transaction and its
+unlogged tables vanish); running the same command again gives exact counts. The invariant
+``read == inserted + updated + unchanged + rejected`` always holds.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from h3.api import basic_int as h3int
+from psycopg import sql
+from tqdm import tqdm
+
+from geo import db
+from geo.errors import PantauError
+from pipelines.sources import SOURCES
+from pipelines.sources.base import Rejection, Report
+from pipelines.spatial_join import codes_query, index_points, owners_query, staging_table
+
+H3_RESOLUTION = 12
+
+_STAGE_COLUMNS = (
+    "seq", "source_id", "ticket_code", "category", "source_category", "status", "source_status",
+    "created_at", "coordinated_at", "completed_at", "updated_at", "agency", "lng", "lat", "h3_r12",
+    "photo_url", "photo_done_url", "text_redacted",
+)
+_STAGE_TABLE = """
+CREATE UNLOGGED TABLE {stage} (
+    seq bigint NOT NULL, source_id text NOT NULL, ticket_code text, category text NOT NULL,
+    source_category text, status text NOT NULL, source_status text, created_at timestamptz NOT NULL,
+    coordinated_at timestamptz, completed_at timestamptz, updated_at timestamptz NOT NULL,
+    agency text, lng float8 NOT NULL, lat float8 NOT NULL, h3_r12 bigint NOT NULL,
+    photo_url text, photo_done_url text, text_redacted text,
+    geom geometry(Point, 4326) GENERATED ALWAYS AS (ST_SetSRID(ST_MakePoint(lng, lat), 4326)) STORED
+)
+"""
+# Superseded copies of an id within the batch: all but the newest (latest line on a tie). The
+# earliest coordination time seen survives (Qlue gives it only on a "process" snapshot).
+_DEDUPE = """
+WITH ranked AS (
+    SELECT seq, source_id,
+           row_number() OVER (PARTITION BY source_id ORDER BY updated_at DESC, seq DESC) AS rn,
+           min(coordinated_at) OVER (PARTITION BY source_id) AS first_coordinated
+    FROM {stage}
+    WHERE source_id IN (SELECT source_id FROM {stage} GROUP BY source_id HAVING count(*) > 1)
+), keep AS (
+    UPDATE {stage} AS s SET coordinated_at = COALESCE(s.coordinated_at, r.first_coordinated)
+    FROM ranked AS r WHERE s.seq = r.seq AND r.rn = 1
+)
+DELETE FROM {stage} AS s USING ranked AS r WHERE s.seq = r.seq AND r.rn > 1
+"""
+_UPSERT = """
+WITH upserted AS (
+    INSERT INTO pantau.reports AS r (
+        source, source_id, ticket_code, category, source_category, status, source_status,
+        created_at, coordinated_at, completed_at, updated_at, agency, geom, h3_r12, area_code,
+        kelurahan_code, kecamatan_code, kota_code, outside, photo_url, photo_done_url,
+        text_redacted, batch_id)
+    SELECT {source}, s.source_id, s.ticket_code, s.category, s.source_category, s.status,
+           s.source_status, s.created_at, s.coordinated_at, s.completed_at, s.updated_at,
+           s.agency, s.geom, s.h3_r12, c.area_code, c.kelurahan_code, c.kecamatan_code,
+           c.kota_code, c.area_code IS NULL, s.photo_url, s.photo_done_url, s.text_redacted,
+           {batch}
+    FROM {stage} AS s LEFT JOIN {codes} AS c ON c.id = s.seq
+    ON CONFLICT (source, source_id) DO UPDATE SET
+        ticket_code = EXCLUDED.ticket_code, category = EXCLUDED.category,
+        source_category = EXCLUDED.source_category, status = EXCLUDED.status,
+        source_status = EXCLUDED.source_status, created_at = EXCLUDED.created_at,
+        coordinated_at = {coordinated}, completed_at = EXCLUDED.completed_at,
+        updated_at = EXCLUDED.updated_at, agency = EXCLUDED.agency, geom = EXCLUDED.geom,
+        h3_r12 = EXCLUDED.h3_r12, area_code = EXCLUDED.area_code,
+        kelurahan_code = EXCLUDED.kelurahan_code, kecamatan_code = EXCLUDED.kecamatan_code,
+        kota_code = EXCLUDED.kota_code, outside = EXCLUDED.outside,
+        photo_url = EXCLUDED.photo_url, photo_done_url = EXCLUDED.photo_done_url,
+        text_redacted = EXCLUDED.text_redacted, batch_id = EXCLUDED.batch_id
+    WHERE r.updated_at < EXCLUDED.updated_at
+    RETURNING (xmax = 0) AS inserted
+)
+SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM upserted
+"""
+#: How an update merges the coordination time: JAKI's newest history is authoritative (unless
+#: it has none); Qlue keeps the earliest "process" time ever seen.
+_COORDINATED = {
+    "jaki": "COALESCE(EXCLUDED.coordinated_at, r.coordinated_at)",
+    "qlue": "LEAST(r.coordinated_at, EXCLUDED.coordinated_at)",
+}
+
+
+@dataclass
+class IngestResult:
+    """The summary printed by ``pipelines ingest`` (``--json`` prints it as one object)."""
+
+    batch_id: int
+    source: str
+    files: int
+    read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    rejected_by_reason: dict[str, int] = field(default_factory=dict)
+    repaired_by_kind: dict[str, int] = field(default_factory=dict)
+    outside_area: int = 0
+    seconds: float = 0.0
+    duplicates_in_batch: int = 0
+    notes: dict[str, int] = field(default_factory=dict)
+    redacted: dict[str, int] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def lap(self, stage: str, since: float) -> float:
+        """Record the seconds of ``stage`` since ``since``; return now."""
+        now = time.perf_counter()
+        self.timings[stage] = round(now - since, 3)
+        return now
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data for JSON."""
+        return asdict(self)
+
+
+def ingest(source: str, paths: list[Path], *, url: str | None = None,
+           progress: bool | None = None) -> IngestResult:
+    """Ingest the files of ``source`` found in ``paths`` as one batch.
+
+    Raises
+    ------
+    PantauError
+        Unknown source, no files, or a database failure (then nothing of the batch remains
+        and a ``failed`` run is recorded).
+    """
+    if source not in SOURCES:
+        msg = f"Unknown source {source!r}: use {' or '.join(SOURCES)}."
+        raise PantauError(msg)
+    adapter = SOURCES[source](paths)
+    if not adapter.files:
+        where = ", ".join(map(str, paths))
+        msg = f"No {source} files ({', '.join(adapter.suffixes)}) found in {where}."
+        raise PantauError(msg)
+    started = time.perf_counter()
+    url = url or db.writer_url()
+    with db.connect(url) as conn:
+        try:
+            result = _run_batch(conn, adapter, progress)
+        except (psycopg.Error, OSError) as exc:
+            conn.rollback()
+            _record_failure(conn, source, adapter.files, exc)
+            msg = f"Ingest of {source} failed, nothing was loaded: {str(exc).strip().splitlines()[0]}"
+            raise PantauError(msg) from exc
+        except BaseException:
+            conn.rollback()
+            raise
+    result.seconds = round(time.perf_counter() - started, 3)
+    return result
+
+
+def _run_batch(conn: psycopg.Connection, adapter: Any, progress: bool | None) -> IngestResult:
+    source = adapter.name
+    files = [str(p) for p in adapter.files]
+    row = conn.execute(
+        "INSERT INTO pantau.ingest_runs (source, files) VALUES (%s, %s) RETURNING batch_id",
+        [source, files],
+    ).fetchone()
+    assert row is not None
+    result = IngestResult(batch_id=int(row[0]), source=source, files=len(files))
+    stage = staging_table(f"ingest_{source}")
+    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(stage))
+    conn.execute(sql.SQL(_STAGE_TABLE).format(stage=stage))
+
+    clock = time.perf_counter()
+    rejections = _copy_reports(conn, stage, adapter, result, progress)
+    clock = result.lap("parse_and_copy", clock)
+    _copy_rejections(conn, rejections, source, result.batch_id)
+    result.rejected = len(rejections)
+    result.rejected_by_reason = dict(sorted(Counter(r.reason for _, r in rejections).items()))
+
+    # The GiST index must exist before the dedupe UPDATE/DELETE: an index built after rows were
+    # updated in the same transaction is invisible to that transaction (pg_index.indcheckxmin),
+    # and the spatial join would fall back to comparing every point with every polygon.
+    index_points(conn, stage)
+    deleted = conn.execute(sql.SQL(_DEDUPE).format(stage=stage)).rowcount
+    result.duplicates_in_batch = max(deleted, 0)
+    clock = result.lap("index_rejections_dedupe", clock)
+    owners = staging_table(f"ingest_{source}_owners")
+    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(owners))
+    found = conn.execute(
+        sql.SQL("CREATE UNLOGGED TABLE {} AS {}").format(
+            owners, codes_query(sql.SQL("({})").format(owners_query(stage, id_col="seq")))
+        )
+    ).rowcount
+    staged = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(stage)).fetchone()
+    result.outside_area = int(staged[0] if staged else 0) - max(found, 0)
+    clock = result.lap("spatial_join", clock)
+    upsert = sql.SQL(_UPSERT).format(
+        source=sql.Literal(source), batch=sql.Literal(result.batch_id), stage=stage,
+        codes=owners, coordinated=sql.SQL(_COORDINATED[source]),
+    )
+    inserted, updated = conn.execute(upsert).fetchone() or (0, 0)
+    result.inserted, result.updated = int(inserted), int(updated)
+    clock = result.lap("upsert", clock)
+    result.unchanged = result.read - result.inserted - result.updated - result.rejected
+    result.repaired_by_kind = dict(sorted(adapter.tally.repaired.items()))
+    result.notes = dict(sorted(adapter.tally.notes.items()))
+    result.redacted = dict(sorted(adapter.tally.redacted.items()))
+    conn.execute(sql.SQL("DROP TABLE {}, {}").format(stage, owners))
+    _finish_run(conn, result)
+    conn.commit()
+    result.lap("commit", clock)
+    return result
+
+
+def _copy_reports(conn: psycopg.Connection, stage: sql.Identifier, adapter: Any,
+                  result: IngestResult, progress: bool | None) -> list[tuple[Any, Rejection]]:
+    """COPY every canonical report into ``stage``; return the rejections (kept for later)."""
+    rejections: list[tuple[Any, Rejection]] = []
+    columns = sql.SQL(", ").join(map(sql.Identifier, _STAGE_COLUMNS))
+    bar = tqdm(unit=" rows", disable=None if progress is None else not progress)
+    seq = 0
+    with conn.cursor().copy(sql.SQL("COPY {} ({}) FROM STDIN").format(stage, columns)) as copy:
+        for raw, parsed in adapter.rows():
+            seq += 1
+            if isinstance(parsed, Report):
+                copy.write_row(_stage_row(seq, parsed))
+            else:
+                rejections.append((raw, parsed))
+            if seq % 10_000 == 0:
+                bar.update(10_000)
+    bar.update(seq % 10_000)
+    bar.close()
+    result.read = seq
+    return rejections
+
+
+def _stage_row(seq: int, r: Report) -> tuple[Any, ...]:
+    return (
+        seq, r.source_id, r.ticket_code, r.category, r.source_category, r.status, r.source_status,
+        r.created_at, r.coordinated_at, r.completed_at, r.updated_at, r.agency, r.lng, r.lat,
+        h3int.latlng_to_cell(r.lat, r.lng, H3_RESOLUTION), r.photo_url, r.photo_done_url,
+        r.text_redacted,
+    )
+
+
+def _copy_rejections(conn: psycopg.Connection, rejections: list[tuple[Any, Rejection]],
+                     source: str, batch_id: int) -> None:
+    copy_sql = (
+        "COPY pantau.rejected_rows (batch_id, source, file, line_no, reason, detail, raw) FROM STDIN"
+    )
+    with conn.cursor().copy(copy_sql) as copy:
+        for raw, rejection in rejections:
+            copy.write_row((batch_id, source, raw.file, raw.line_no, rejection.reason,
+                            rejection.detail or None, raw.text.replace("\x00", "")))
+
+
+def _finish_run(conn: psycopg.Connection, result: IngestResult) -> None:
+    details = {
+        "rejected_by_reason": result.rejected_by_reason, "repaired_by_kind": result.repaired_by_kind,
+        "duplicates_in_batch": result.duplicates_in_batch, "notes": result.notes,
+        "redacted": result.redacted,
+    }
+    conn.execute(
+        """
+        UPDATE pantau.ingest_runs SET status = 'succeeded', finished_at = clock_timestamp(),
+            read_count = %s, inserted = %s, updated = %s, unchanged = %s, rejected = %s,
+            outside_area = %s, details = %s
+        WHERE batch_id = %s
+        """,
+        [result.read, result.inserted, result.updated, result.unchanged, result.rejected,
+         result.outside_area, json.dumps(details), result.batch_id],
+    )
+
+
+def _record_failure(conn: psycopg.Connection, source: str, files: list[Path], exc: BaseException) -> None:
+    """Leave a trace of a failed batch (its data is rolled back)."""
+    try:
+        conn.execute(
+            "INSERT INTO pantau.ingest_runs (source, files, status, finished_at, details) "
+            "VALUES (%s, %s, 'failed', clock_timestamp(), %s)",
+            [source, [str(p) for p in files], json.dumps({"error": str(exc)[:1000]})],
+        )
+        conn.commit()
+    except psycopg.Error:
+        conn.rollback()

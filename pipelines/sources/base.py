@@ -1,0 +1,235 @@
+"""What every source adapter produces: canonical reports, or rejections with a reason.
+
+An adapter reads one source's files (``../shared/FEEDS.md`` is the contract) and yields, for
+every row it reads, exactly one :class:`Report` or one :class:`Rejection`, so the batch
+invariant ``read == inserted + updated + unchanged + rejected`` can be kept exactly. Repairs
+it is sure of (swapped coordinates, comma decimals, a byte-order mark, unordered histories) are
+applied and counted; nothing else is guessed.
+
+A live adapter (the apps' APIs) would implement the same :class:`Source` protocol: yield
+``(raw, result)`` pairs from pages instead of files.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import ClassVar, Protocol
+
+from geo.taxonomy import UNMAPPED, Taxonomy, load_taxonomy
+from pipelines.redact import redact
+
+WIB = timezone(timedelta(hours=7), "WIB")
+
+#: Canonical lifecycle (pantau.reports.status).
+RECEIVED, COORDINATED, IN_PROGRESS, COMPLETED = "received", "coordinated", "in_progress", "completed"
+
+#: Generous box around DKI Jakarta (Kepulauan Seribu included): a swapped pair is repaired
+#: only when the swapped point falls in it; whether a point is really in Jakarta is decided
+#: later by PostGIS.
+JAKARTA_BOX = (105.9, -6.6, 107.3, -5.0)
+
+
+@dataclass(slots=True)
+class Report:
+    """One canonical report, as the ``pantau.reports`` table wants it."""
+
+    source: str
+    source_id: str
+    ticket_code: str | None
+    category: str
+    source_category: str | None
+    status: str
+    source_status: str
+    created_at: datetime
+    coordinated_at: datetime | None
+    completed_at: datetime | None
+    updated_at: datetime
+    agency: str | None
+    lng: float
+    lat: float
+    photo_url: str | None
+    photo_done_url: str | None
+    text_redacted: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A row that cannot be used, with a machine-readable reason (kept whole, never dropped)."""
+
+    reason: str
+    detail: str = ""
+
+
+class Rejected(Exception):
+    """Raised inside an adapter to reject the current row."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class RawRow:
+    """A row as read: where it came from and its text (stored as is when rejected)."""
+
+    file: str
+    line_no: int
+    text: str
+
+
+@dataclass
+class Tally:
+    """What an adapter repaired or noticed while parsing (for the run summary)."""
+
+    repaired: Counter[str] = field(default_factory=Counter)
+    notes: Counter[str] = field(default_factory=Counter)
+    redacted: Counter[str] = field(default_factory=Counter)
+
+
+class Source(Protocol):
+    """The interface every adapter implements."""
+
+    name: str
+
+    def rows(self) -> Iterator[tuple[RawRow, Report | Rejection]]:
+        """Every row read, with its canonical report or its rejection."""
+        ...
+
+
+class FileSource:
+    """Base of the file adapters: finds the files, holds the taxonomy and the tallies."""
+
+    name: ClassVar[str]
+    suffixes: ClassVar[tuple[str, ...]]
+
+    def __init__(self, paths: list[Path]) -> None:
+        self.files = discover(paths, self.suffixes)
+        self.taxonomy: Taxonomy = load_taxonomy()
+        self.tally = Tally()
+
+    def rows(self) -> Iterator[tuple[RawRow, Report | Rejection]]:
+        """Every row of every file, in file order."""
+        raise NotImplementedError
+
+    # -- shared field rules ----------------------------------------------------------------
+    def category(self, label: str | None) -> str:
+        """The canonical category of a source label; ``unmapped`` (counted) when unknown."""
+        category = self.taxonomy.category_of(self.name, label)
+        if category is None:
+            self.tally.notes["unmapped_category"] += 1
+            return UNMAPPED
+        return category
+
+    def text(self, value: object) -> str | None:
+        """Free text with personal data redacted (counted per kind)."""
+        if value is None:
+            return None
+        cleaned, counts = redact(str(value))
+        self.tally.redacted.update(counts)
+        return cleaned
+
+    def coordinates(self, lat: object, lng: object) -> tuple[float, float]:
+        """(lng, lat) from numbers or numeric strings, comma decimals and swaps repaired."""
+        lat_f = self._number(lat, "lat")
+        lng_f = self._number(lng, "lng")
+        if lat_f == 0 and lng_f == 0:
+            raise Rejected("zero_coordinates", "lat and lng are 0")
+        if lat_f == 0 or lng_f == 0:
+            raise Rejected("zero_coordinates", f"lat {lat_f}, lng {lng_f}")
+        if in_box(lng_f, lat_f):
+            return lng_f, lat_f
+        if in_box(lat_f, lng_f):
+            self.tally.repaired["swapped_coordinates"] += 1
+            return lat_f, lng_f
+        if not (-90 <= lat_f <= 90 and -180 <= lng_f <= 180):
+            raise Rejected("invalid_coordinates", f"lat {lat_f}, lng {lng_f} out of range")
+        return lng_f, lat_f
+
+    def _number(self, value: object, name: str) -> float:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            raise Rejected("missing_coordinates", f"{name} is empty")
+        if isinstance(value, bool):
+            raise Rejected("invalid_coordinates", f"{name} is {value!r}")
+        if isinstance(value, int | float):
+            number = float(value)
+        else:
+            text = str(value).strip()
+            if "," in text and "." not in text:
+                text = text.replace(",", ".")
+                self.tally.repaired["comma_decimal"] += 1
+            try:
+                number = float(text)
+            except ValueError:
+                raise Rejected("invalid_coordinates", f"{name} is {value!r}") from None
+        if number != number or number in (float("inf"), float("-inf")):
+            raise Rejected("invalid_coordinates", f"{name} is {value!r}")
+        return number
+
+
+def in_box(lng: float, lat: float) -> bool:
+    """Inside the generous Jakarta box."""
+    minx, miny, maxx, maxy = JAKARTA_BOX
+    return minx <= lng <= maxx and miny <= lat <= maxy
+
+
+_OFFSET = re.compile(r"(Z|[+-]\d{2}:?\d{2})$", re.IGNORECASE)
+
+
+def parse_time(value: object, field_name: str) -> datetime:
+    """An instant from ISO 8601 (``Z``, ``+07:00``) or a zone-less local time (taken as WIB).
+
+    Accepts ``2024-01-06T01:15:22.000Z``, ``2024-01-06T08:15:22+07:00``,
+    ``2024-01-06T08:15:22`` and ``2024-01-06 08:15:22``.
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise Rejected("missing_timestamp", f"{field_name} is empty")
+    text = str(value).strip()
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise Rejected("invalid_timestamp", f"{field_name} is {text!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=WIB)
+    if not 2000 <= moment.year <= 2100:
+        raise Rejected("invalid_timestamp", f"{field_name} year {moment.year}")
+    return moment
+
+
+#: Clock differences smaller than this between creation and a later event are tolerated.
+TOLERANCE = timedelta(minutes=1)
+
+
+def check_order(created: datetime, coordinated: datetime | None, completed: datetime | None,
+                updated: datetime) -> None:
+    """Reject impossible lifecycles: an event before the report existed."""
+    for name, moment in (("completed", completed), ("coordinated", coordinated), ("updated", updated)):
+        if moment is not None and moment < created - TOLERANCE:
+            detail = f"{name} {moment.isoformat()} < created {created.isoformat()}"
+            raise Rejected(f"{name}_before_created", detail)
+
+
+def fold_status(value: object) -> str:
+    """A status as compared: case and spacing ignored ("  PROSES  koordinasi" -> "proses koordinasi")."""
+    return " ".join(str(value).split()).casefold() if value is not None else ""
+
+
+def discover(paths: list[Path], suffixes: tuple[str, ...]) -> list[Path]:
+    """The files to read: given files as they are, folders searched recursively by suffix."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*") if p.is_file() and p.name.lower().endswith(suffixes))
+        elif path.is_file():
+            found.append(path)
+        else:
+            from geo.errors import PantauError
+
+            msg = f"No such file or folder: {path}"
+            raise PantauError(msg)
+    return found

@@ -1,0 +1,181 @@
+"""JAKI (and the CRM it feeds): JSON Lines, an API page ``{"data": [...]}`` or a JSON array.
+
+Rules beyond ``../shared/FEEDS.md``, decided here and tested:
+
+- ``id`` (integer or digit string) is the key; ``code`` is kept as the ticket number.
+- Statuses are compared ignoring case and spacing; anything outside the five CRM statuses is
+  rejected (``unknown_status``), never guessed.
+- ``histories`` are sorted by time when out of order (repair ``histories_reordered``). The
+  coordination time is the first move out of *Menunggu*; the completion time is the first
+  *Selesai*. A report whose status is *Selesai* but whose history has no *Selesai* entry takes
+  ``updatedAt`` as its completion time (noted). Without histories the coordination time is
+  unknown (NULL, noted), not invented.
+- A timestamp without a zone is Jakarta time (WIB).
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from pipelines.sources.base import (
+    COMPLETED, COORDINATED, IN_PROGRESS, RECEIVED, FileSource, RawRow, Rejected, Rejection, Report,
+    check_order, fold_status, parse_time,
+)
+
+STATUSES = {
+    "menunggu": RECEIVED,
+    "disposisi": COORDINATED,
+    "proses koordinasi": IN_PROGRESS,
+    "estimasi waktu selesai": IN_PROGRESS,
+    "selesai": COMPLETED,
+}
+BOM = b"\xef\xbb\xbf"
+
+
+class JakiFiles(FileSource):
+    """JAKI files: ``.jsonl`` / ``.json``, optionally ``.gz``."""
+
+    name = "jaki"
+    suffixes = (".jsonl", ".json", ".jsonl.gz", ".json.gz")
+
+    def rows(self) -> Iterator[tuple[RawRow, Report | Rejection]]:
+        """Every report read from every file, parsed or rejected."""
+        for path in self.files:
+            for raw, obj in self._objects(path):
+                if isinstance(obj, Rejection):
+                    yield raw, obj
+                    continue
+                try:
+                    yield raw, self.parse(obj)
+                except Rejected as exc:
+                    yield raw, Rejection(exc.reason, exc.detail)
+
+    # -- reading ----------------------------------------------------------------------------
+    def _objects(self, path: Path) -> Iterator[tuple[RawRow, Any]]:
+        data = _read_bytes(path)
+        if data.startswith(BOM):
+            data = data[len(BOM):]
+            self.tally.repaired["byte_order_mark"] += 1
+        name = path.name
+        if not name.lower().removesuffix(".gz").endswith(".jsonl"):
+            document = _whole_document(data)
+            if document is not None:
+                for i, item in enumerate(document, start=1):
+                    yield RawRow(name, i, orjson.dumps(item).decode()), item
+                return
+        for line_no, line in enumerate(data.split(b"\n"), start=1):
+            stripped = line.strip()
+            if not stripped:
+                continue
+            text = stripped.decode("utf-8", errors="replace")
+            try:
+                obj = orjson.loads(stripped)
+            except orjson.JSONDecodeError as exc:
+                yield RawRow(name, line_no, text), Rejection("malformed_json", str(exc)[:200])
+                continue
+            yield RawRow(name, line_no, text), obj
+
+    # -- one report --------------------------------------------------------------------------
+    def parse(self, obj: Any) -> Report:
+        """A canonical report from one JAKI object (raises :class:`Rejected`)."""
+        if not isinstance(obj, dict):
+            raise Rejected("not_an_object", type(obj).__name__)
+        source_id = _report_id(obj.get("id"))
+        source_status = _name(obj.get("tstatus"))
+        status = STATUSES.get(fold_status(source_status))
+        if status is None:
+            raise Rejected("unknown_status", repr(source_status))
+        created = parse_time(obj.get("createdAt"), "createdAt")
+        history = self._history(obj.get("histories"))
+        updated = parse_time(obj["updatedAt"], "updatedAt") if obj.get("updatedAt") else None
+        updated = updated or max([created, *(t for _, t in history)])
+        coordinated = next((t for s, t in history if s != "menunggu"), None)
+        completed = next((t for s, t in history if s == "selesai"), None)
+        if status == COMPLETED and completed is None:
+            completed = updated
+            self.tally.notes["completion_from_updated_at"] += 1
+        if status != COMPLETED:
+            completed = None
+        check_order(created, coordinated, completed, updated)
+        lng, lat = self.coordinates(obj.get("lat"), obj.get("lng"))
+        label = _name(obj.get("complaintCategory"))
+        documents = obj.get("documents")
+        photo = documents[0].get("url") if isinstance(documents, list) and documents and isinstance(documents[0], dict) else None
+        return Report(
+            source="jaki", source_id=source_id, ticket_code=_text_or_none(obj.get("code")),
+            category=self.category(label), source_category=label, status=status,
+            source_status=str(source_status), created_at=created, coordinated_at=coordinated,
+            completed_at=completed, updated_at=updated, agency=_name(obj.get("zone")),
+            lng=lng, lat=lat, photo_url=_text_or_none(photo), photo_done_url=None,
+            text_redacted=self.text(obj.get("content")),
+        )
+
+    def _history(self, value: Any) -> list[tuple[str, datetime]]:
+        if value is None:
+            self.tally.notes["missing_histories"] += 1
+            return []
+        if not isinstance(value, list):
+            raise Rejected("invalid_histories", type(value).__name__)
+        entries = []
+        for entry in value:
+            if not isinstance(entry, dict):
+                raise Rejected("invalid_histories", "an entry is not an object")
+            status = fold_status(entry.get("status"))
+            if status not in STATUSES:
+                self.tally.notes["unknown_history_status"] += 1
+                continue
+            entries.append((status, parse_time(entry.get("createdAt"), "histories.createdAt")))
+        ordered = sorted(entries, key=lambda e: e[1])
+        if ordered != entries:
+            self.tally.repaired["histories_reordered"] += 1
+        return ordered
+
+
+def _read_bytes(path: Path) -> bytes:
+    if path.name.lower().endswith(".gz"):
+        with gzip.open(path, "rb") as fh:
+            return fh.read()
+    return path.read_bytes()
+
+
+def _whole_document(data: bytes) -> list[Any] | None:
+    """The reports of a JSON document (API page or array), or None when it is not one."""
+    try:
+        document = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None  # JSON Lines in a .json file: read line by line
+    if isinstance(document, dict) and isinstance(document.get("data"), list):
+        return list(document["data"])
+    if isinstance(document, list):
+        return document
+    if isinstance(document, dict):
+        return [document]
+    return None
+
+
+def _report_id(value: Any) -> str:
+    if value is None or value == "":
+        raise Rejected("missing_id", "id is empty")
+    if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit())):
+        raise Rejected("invalid_id", repr(value)[:80])
+    return str(value).strip()
+
+
+def _name(value: Any) -> str | None:
+    """``{"name": ...}`` -> the name (also accepts a plain string)."""
+    if isinstance(value, dict):
+        value = value.get("name")
+    return _text_or_none(value)
+
+
+def _text_or_none(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
