@@ -252,11 +252,13 @@ def ingest_cmd(
     reasons = ", ".join(f"{k} {v:,}" for k, v in result.rejected_by_reason.items()) or "none"
     repairs = ", ".join(f"{k} {v:,}" for k, v in result.repaired_by_kind.items()) or "none"
     typer.echo(
-        f"Batch {result.batch_id} ({result.source}, {result.files} file(s), {result.seconds:.1f} s): "
+        f"Batch {result.batch_id} ({result.source}, {result.files} file(s), "
+        f"{result.seconds:.1f} s): "
         f"read {result.read:,} = inserted {result.inserted:,} + updated {result.updated:,} + "
         f"unchanged {result.unchanged:,} + rejected {result.rejected:,}\n"
         f"  rejected: {reasons}\n  repaired: {repairs}\n"
-        f"  outside Jakarta: {result.outside_area:,}; duplicates in batch: {result.duplicates_in_batch:,}"
+        f"  outside Jakarta: {result.outside_area:,}; "
+        f"duplicates in batch: {result.duplicates_in_batch:,}"
     )
     if as_json:
         typer.echo(json.dumps(result.as_dict(), ensure_ascii=False))

@@ -40,9 +40,24 @@ from pipelines.spatial_join import codes_query, index_points, owners_query, stag
 H3_RESOLUTION = 12
 
 _STAGE_COLUMNS = (
-    "seq", "source_id", "ticket_code", "category", "source_category", "status", "source_status",
-    "created_at", "coordinated_at", "completed_at", "updated_at", "agency", "lng", "lat", "h3_r12",
-    "photo_url", "photo_done_url", "text_redacted",
+    "seq",
+    "source_id",
+    "ticket_code",
+    "category",
+    "source_category",
+    "status",
+    "source_status",
+    "created_at",
+    "coordinated_at",
+    "completed_at",
+    "updated_at",
+    "agency",
+    "lng",
+    "lat",
+    "h3_r12",
+    "photo_url",
+    "photo_done_url",
+    "text_redacted",
 )
 _STAGE_TABLE = """
 CREATE UNLOGGED TABLE {stage} (
@@ -138,8 +153,9 @@ class IngestResult:
         return asdict(self)
 
 
-def ingest(source: str, paths: list[Path], *, url: str | None = None,
-           progress: bool | None = None) -> IngestResult:
+def ingest(
+    source: str, paths: list[Path], *, url: str | None = None, progress: bool | None = None
+) -> IngestResult:
     """Ingest the files of ``source`` found in ``paths`` as one batch.
 
     Raises
@@ -164,7 +180,9 @@ def ingest(source: str, paths: list[Path], *, url: str | None = None,
         except (psycopg.Error, OSError) as exc:
             conn.rollback()
             _record_failure(conn, source, adapter.files, exc)
-            msg = f"Ingest of {source} failed, nothing was loaded: {str(exc).strip().splitlines()[0]}"
+            msg = (
+                f"Ingest of {source} failed, nothing was loaded: {str(exc).strip().splitlines()[0]}"
+            )
             raise PantauError(msg) from exc
         except BaseException:
             conn.rollback()
@@ -211,8 +229,11 @@ def _run_batch(conn: psycopg.Connection, adapter: Any, progress: bool | None) ->
     result.outside_area = int(staged[0] if staged else 0) - max(found, 0)
     clock = result.lap("spatial_join", clock)
     upsert = sql.SQL(_UPSERT).format(
-        source=sql.Literal(source), batch=sql.Literal(result.batch_id), stage=stage,
-        codes=owners, coordinated=sql.SQL(_COORDINATED[source]),
+        source=sql.Literal(source),
+        batch=sql.Literal(result.batch_id),
+        stage=stage,
+        codes=owners,
+        coordinated=sql.SQL(_COORDINATED[source]),
     )
     inserted, updated = conn.execute(upsert).fetchone() or (0, 0)
     result.inserted, result.updated = int(inserted), int(updated)
@@ -228,8 +249,13 @@ def _run_batch(conn: psycopg.Connection, adapter: Any, progress: bool | None) ->
     return result
 
 
-def _copy_reports(conn: psycopg.Connection, stage: sql.Identifier, adapter: Any,
-                  result: IngestResult, progress: bool | None) -> list[tuple[Any, Rejection]]:
+def _copy_reports(
+    conn: psycopg.Connection,
+    stage: sql.Identifier,
+    adapter: Any,
+    result: IngestResult,
+    progress: bool | None,
+) -> list[tuple[Any, Rejection]]:
     """COPY every canonical report into ``stage``; return the rejections (kept for later)."""
     rejections: list[tuple[Any, Rejection]] = []
     columns = sql.SQL(", ").join(map(sql.Identifier, _STAGE_COLUMNS))
@@ -252,28 +278,55 @@ def _copy_reports(conn: psycopg.Connection, stage: sql.Identifier, adapter: Any,
 
 def _stage_row(seq: int, r: Report) -> tuple[Any, ...]:
     return (
-        seq, r.source_id, r.ticket_code, r.category, r.source_category, r.status, r.source_status,
-        r.created_at, r.coordinated_at, r.completed_at, r.updated_at, r.agency, r.lng, r.lat,
-        h3int.latlng_to_cell(r.lat, r.lng, H3_RESOLUTION), r.photo_url, r.photo_done_url,
+        seq,
+        r.source_id,
+        r.ticket_code,
+        r.category,
+        r.source_category,
+        r.status,
+        r.source_status,
+        r.created_at,
+        r.coordinated_at,
+        r.completed_at,
+        r.updated_at,
+        r.agency,
+        r.lng,
+        r.lat,
+        h3int.latlng_to_cell(r.lat, r.lng, H3_RESOLUTION),
+        r.photo_url,
+        r.photo_done_url,
         r.text_redacted,
     )
 
 
-def _copy_rejections(conn: psycopg.Connection, rejections: list[tuple[Any, Rejection]],
-                     source: str, batch_id: int) -> None:
+def _copy_rejections(
+    conn: psycopg.Connection, rejections: list[tuple[Any, Rejection]], source: str, batch_id: int
+) -> None:
     copy_sql = (
-        "COPY pantau.rejected_rows (batch_id, source, file, line_no, reason, detail, raw) FROM STDIN"
+        "COPY pantau.rejected_rows (batch_id, source, file, line_no, reason, detail, raw) "
+        "FROM STDIN"
     )
     with conn.cursor().copy(copy_sql) as copy:
         for raw, rejection in rejections:
-            copy.write_row((batch_id, source, raw.file, raw.line_no, rejection.reason,
-                            rejection.detail or None, raw.text.replace("\x00", "")))
+            copy.write_row(
+                (
+                    batch_id,
+                    source,
+                    raw.file,
+                    raw.line_no,
+                    rejection.reason,
+                    rejection.detail or None,
+                    raw.text.replace("\x00", ""),
+                )
+            )
 
 
 def _finish_run(conn: psycopg.Connection, result: IngestResult) -> None:
     details = {
-        "rejected_by_reason": result.rejected_by_reason, "repaired_by_kind": result.repaired_by_kind,
-        "duplicates_in_batch": result.duplicates_in_batch, "notes": result.notes,
+        "rejected_by_reason": result.rejected_by_reason,
+        "repaired_by_kind": result.repaired_by_kind,
+        "duplicates_in_batch": result.duplicates_in_batch,
+        "notes": result.notes,
         "redacted": result.redacted,
     }
     conn.execute(
@@ -283,12 +336,22 @@ def _finish_run(conn: psycopg.Connection, result: IngestResult) -> None:
             outside_area = %s, details = %s
         WHERE batch_id = %s
         """,
-        [result.read, result.inserted, result.updated, result.unchanged, result.rejected,
-         result.outside_area, json.dumps(details), result.batch_id],
+        [
+            result.read,
+            result.inserted,
+            result.updated,
+            result.unchanged,
+            result.rejected,
+            result.outside_area,
+            json.dumps(details),
+            result.batch_id,
+        ],
     )
 
 
-def _record_failure(conn: psycopg.Connection, source: str, files: list[Path], exc: BaseException) -> None:
+def _record_failure(
+    conn: psycopg.Connection, source: str, files: list[Path], exc: BaseException
+) -> None:
     """Leave a trace of a failed batch (its data is rolled back)."""
     try:
         conn.execute(

@@ -236,7 +236,7 @@ class Serialiser:
             "kota_code": self.kota_code[k] if inside else None,
             "category": chunk.category[i],
             "source_category": chunk.label[i],
-            "hotspot_id": chunk.hotspot[i] or None,
+            "hotspot_id": (chunk.hotspot[i] or None) if inside else None,
             "defect": row.defect or None,
             "status": CANONICAL[life.stage[i]],
             "source_status": status,

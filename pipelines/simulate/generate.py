@@ -162,7 +162,7 @@ def _draw_chunk(days: list[date], counts: np.ndarray, opts: Options, world: Worl
     hours = np.array(cal.HOUR_WEIGHTS)
     hour = rng.choice(24, n, p=hours / hours.sum())
     seconds = hour * 3600 + rng.integers(0, 3600, n)
-    midnight_wib = np.array([np.datetime64(days[i], "s") for i in day_idx])
+    midnight_wib = np.array([np.datetime64(days[i], "s") for i in day_idx], dtype="datetime64[s]")
     created = midnight_wib + seconds.astype("timedelta64[s]") - WIB
     order = np.lexsort((rng.random(n), created))
     return Chunk(
@@ -240,6 +240,8 @@ def simulate(opts: Options) -> Summary:
     )
     try:
         for first, stop in _day_chunks(days, counts):
+            if not counts[first:stop].any():
+                continue  # nothing to draw (a quiet stretch, or --reports 0)
             chunk = _draw_chunk(days[first:stop], counts[first:stop], opts, world)
             rng = np.random.default_rng([opts.seed, 3, days[first].toordinal()])
             _write_chunk(chunk, world, opts, as_of, rng, serial, jaki, qlue, truth, summary)

@@ -26,7 +26,12 @@ from pipelines.redact import redact
 WIB = timezone(timedelta(hours=7), "WIB")
 
 #: Canonical lifecycle (pantau.reports.status).
-RECEIVED, COORDINATED, IN_PROGRESS, COMPLETED = "received", "coordinated", "in_progress", "completed"
+RECEIVED, COORDINATED, IN_PROGRESS, COMPLETED = (
+    "received",
+    "coordinated",
+    "in_progress",
+    "completed",
+)
 
 #: Generous box around DKI Jakarta (Kepulauan Seribu included): a swapped pair is repaired
 #: only when the swapped point falls in it; whether a point is really in Jakarta is decided
@@ -205,17 +210,22 @@ def parse_time(value: object, field_name: str) -> datetime:
 TOLERANCE = timedelta(minutes=1)
 
 
-def check_order(created: datetime, coordinated: datetime | None, completed: datetime | None,
-                updated: datetime) -> None:
+def check_order(
+    created: datetime, coordinated: datetime | None, completed: datetime | None, updated: datetime
+) -> None:
     """Reject impossible lifecycles: an event before the report existed."""
-    for name, moment in (("completed", completed), ("coordinated", coordinated), ("updated", updated)):
+    for name, moment in (
+        ("completed", completed),
+        ("coordinated", coordinated),
+        ("updated", updated),
+    ):
         if moment is not None and moment < created - TOLERANCE:
             detail = f"{name} {moment.isoformat()} < created {created.isoformat()}"
             raise Rejected(f"{name}_before_created", detail)
 
 
 def fold_status(value: object) -> str:
-    """A status as compared: case and spacing ignored ("  PROSES  koordinasi" -> "proses koordinasi")."""
+    """A status as compared: case and spacing ignored ("  SELESAI " -> "selesai")."""
     return " ".join(str(value).split()).casefold() if value is not None else ""
 
 
@@ -224,7 +234,9 @@ def discover(paths: list[Path], suffixes: tuple[str, ...]) -> list[Path]:
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found += sorted(p for p in path.rglob("*") if p.is_file() and p.name.lower().endswith(suffixes))
+            found += sorted(
+                p for p in path.rglob("*") if p.is_file() and p.name.lower().endswith(suffixes)
+            )
         elif path.is_file():
             found.append(path)
         else:

@@ -24,8 +24,18 @@ from typing import Any
 import orjson
 
 from pipelines.sources.base import (
-    COMPLETED, COORDINATED, IN_PROGRESS, RECEIVED, FileSource, RawRow, Rejected, Rejection, Report,
-    check_order, fold_status, parse_time,
+    COMPLETED,
+    COORDINATED,
+    IN_PROGRESS,
+    RECEIVED,
+    FileSource,
+    RawRow,
+    Rejected,
+    Rejection,
+    Report,
+    check_order,
+    fold_status,
+    parse_time,
 )
 
 STATUSES = {
@@ -60,7 +70,7 @@ class JakiFiles(FileSource):
     def _objects(self, path: Path) -> Iterator[tuple[RawRow, Any]]:
         data = _read_bytes(path)
         if data.startswith(BOM):
-            data = data[len(BOM):]
+            data = data[len(BOM) :]
             self.tally.repaired["byte_order_mark"] += 1
         name = path.name
         if not name.lower().removesuffix(".gz").endswith(".jsonl"):
@@ -106,13 +116,28 @@ class JakiFiles(FileSource):
         lng, lat = self.coordinates(obj.get("lat"), obj.get("lng"))
         label = _name(obj.get("complaintCategory"))
         documents = obj.get("documents")
-        photo = documents[0].get("url") if isinstance(documents, list) and documents and isinstance(documents[0], dict) else None
+        photo = (
+            documents[0].get("url")
+            if isinstance(documents, list) and documents and isinstance(documents[0], dict)
+            else None
+        )
         return Report(
-            source="jaki", source_id=source_id, ticket_code=_text_or_none(obj.get("code")),
-            category=self.category(label), source_category=label, status=status,
-            source_status=str(source_status), created_at=created, coordinated_at=coordinated,
-            completed_at=completed, updated_at=updated, agency=_name(obj.get("zone")),
-            lng=lng, lat=lat, photo_url=_text_or_none(photo), photo_done_url=None,
+            source="jaki",
+            source_id=source_id,
+            ticket_code=_text_or_none(obj.get("code")),
+            category=self.category(label),
+            source_category=label,
+            status=status,
+            source_status=str(source_status),
+            created_at=created,
+            coordinated_at=coordinated,
+            completed_at=completed,
+            updated_at=updated,
+            agency=_name(obj.get("zone")),
+            lng=lng,
+            lat=lat,
+            photo_url=_text_or_none(photo),
+            photo_done_url=None,
             text_redacted=self.text(obj.get("content")),
         )
 
@@ -162,7 +187,9 @@ def _whole_document(data: bytes) -> list[Any] | None:
 def _report_id(value: Any) -> str:
     if value is None or value == "":
         raise Rejected("missing_id", "id is empty")
-    if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit())):
+    if isinstance(value, bool) or not (
+        isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit())
+    ):
         raise Rejected("invalid_id", repr(value)[:80])
     return str(value).strip()
 

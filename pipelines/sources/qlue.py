@@ -25,14 +25,36 @@ from pathlib import Path
 from typing import IO
 
 from pipelines.sources.base import (
-    COMPLETED, IN_PROGRESS, RECEIVED, FileSource, RawRow, Rejected, Rejection, Report,
-    check_order, fold_status, parse_time,
+    COMPLETED,
+    IN_PROGRESS,
+    RECEIVED,
+    FileSource,
+    RawRow,
+    Rejected,
+    Rejection,
+    Report,
+    check_order,
+    fold_status,
+    parse_time,
 )
 
 COLUMNS = (
-    "report_id", "title", "description", "category", "latitude", "longitude", "address",
-    "kelurahan", "kecamatan", "status", "created_at", "updated_at", "completed_at", "photo_url",
-    "photo_done_url", "upvotes",
+    "report_id",
+    "title",
+    "description",
+    "category",
+    "latitude",
+    "longitude",
+    "address",
+    "kelurahan",
+    "kecamatan",
+    "status",
+    "created_at",
+    "updated_at",
+    "completed_at",
+    "photo_url",
+    "photo_done_url",
+    "upvotes",
 )
 REQUIRED = ("report_id", "category", "latitude", "longitude", "status", "created_at")
 STATUSES = {"wait": RECEIVED, "process": IN_PROGRESS, "complete": COMPLETED}
@@ -68,7 +90,10 @@ class QlueFiles(FileSource):
             if missing:
                 yield raw, Rejection("unknown_layout", f"header lacks {', '.join(missing)}")
             elif len(fields) != len(header):
-                yield raw, Rejection("malformed_row", f"{len(fields)} fields, header has {len(header)}")
+                yield (
+                    raw,
+                    Rejection("malformed_row", f"{len(fields)} fields, header has {len(header)}"),
+                )
             else:
                 try:
                     yield raw, self.parse(dict(zip(header, fields, strict=True)))
@@ -85,8 +110,16 @@ class QlueFiles(FileSource):
         if status is None:
             raise Rejected("unknown_status", repr(source_status))
         created = parse_time(row.get("created_at"), "created_at")
-        updated = parse_time(row["updated_at"], "updated_at") if row.get("updated_at", "").strip() else created
-        completed = parse_time(row["completed_at"], "completed_at") if row.get("completed_at", "").strip() else None
+        updated = (
+            parse_time(row["updated_at"], "updated_at")
+            if row.get("updated_at", "").strip()
+            else created
+        )
+        completed = (
+            parse_time(row["completed_at"], "completed_at")
+            if row.get("completed_at", "").strip()
+            else None
+        )
         coordinated = updated if status == IN_PROGRESS else None
         if status == COMPLETED:
             if completed is None:
@@ -99,13 +132,30 @@ class QlueFiles(FileSource):
         check_order(created, coordinated, completed, updated)
         lng, lat = self.coordinates(row.get("latitude"), row.get("longitude"))
         label = row.get("category", "").strip() or None
-        text = "\n".join(p for p in (row.get("title", "").strip(), row.get("description", "").strip(),
-                                     row.get("address", "").strip()) if p)
+        text = "\n".join(
+            p
+            for p in (
+                row.get("title", "").strip(),
+                row.get("description", "").strip(),
+                row.get("address", "").strip(),
+            )
+            if p
+        )
         return Report(
-            source="qlue", source_id=source_id, ticket_code=None, category=self.category(label),
-            source_category=label, status=status, source_status=source_status.strip(),
-            created_at=created, coordinated_at=coordinated, completed_at=completed,
-            updated_at=updated, agency=None, lng=lng, lat=lat,
+            source="qlue",
+            source_id=source_id,
+            ticket_code=None,
+            category=self.category(label),
+            source_category=label,
+            status=status,
+            source_status=source_status.strip(),
+            created_at=created,
+            coordinated_at=coordinated,
+            completed_at=completed,
+            updated_at=updated,
+            agency=None,
+            lng=lng,
+            lat=lat,
             photo_url=row.get("photo_url", "").strip() or None,
             photo_done_url=row.get("photo_done_url", "").strip() or None,
             text_redacted=self.text(text) if text else None,
@@ -114,7 +164,9 @@ class QlueFiles(FileSource):
 
 def _open_text(path: Path) -> IO[str]:
     if path.name.lower().endswith(".gz"):
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="replace", newline="")
+        return io.TextIOWrapper(
+            gzip.open(path, "rb"), encoding="utf-8", errors="replace", newline=""
+        )
     return path.open(encoding="utf-8", errors="replace", newline="")
 
 

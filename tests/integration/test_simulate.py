@@ -699,11 +699,6 @@ def test_hotspot_reports_lie_in_their_cells(year_run: Run) -> None:
         assert (group["category"] == planted[hotspot_id]["category"]).all()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: outside_jakarta/in_sea defects move a hotspot report out of Jakarta but its "
-    "truth row keeps hotspot_id (defects.Serialiser._truth)",
-)
 def test_truth_hotspot_id_only_on_reports_in_the_hotspot(year_run: Run) -> None:
     truth = year_run.truth
     planted = hotspots(year_run)
@@ -1022,11 +1017,6 @@ def test_reports_n_exactly_from_the_database(
     assert (owners["kelurahan_code"].to_numpy() == clean["kelurahan_code"].to_numpy()).all()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a period with zero reports (--reports 0, accepted by the CLI) crashes in "
-    "generate._draw_chunk with a numpy traceback",
-)
 def test_zero_reports_is_not_a_traceback(tmp_path: Path, bps2020_path: Path) -> None:
     out = tmp_path / "out"
     args = ["--start", "2024-01-01", "--end", "2024-01-03", "--reports", "0"]
