@@ -46,3 +46,15 @@ def simulate_cmd(
     from bench.simulate import run
 
     run(reports=reports, small=small, seed=seed, as_json=as_json)
+
+
+@app.command("ingest")
+def ingest_cmd(
+    reports: Annotated[int, typer.Option(help="Generated reports (both sources).")] = 1_000_000,
+    seed: Annotated[int, typer.Option(help="Random seed of the generated feeds.")] = 7,
+    as_json: JsonOption = False,
+) -> None:
+    """Generated feeds end to end into a separate bench database, against a plain COPY."""
+    from bench.ingest import run
+
+    run(reports=reports, seed=seed, as_json=as_json)

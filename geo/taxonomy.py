@@ -33,7 +33,8 @@ class Taxonomy:
         """The canonical category of a source label (ignoring case and spacing), or None."""
         if not label:
             return None
-        return self._folded.get((source, _fold(label)))
+        exact = self.labels.get((source, label))
+        return exact if exact is not None else self._folded.get((source, _fold(label)))
 
     def labels_of(self, source: str) -> list[str]:
         """The source's labels, as spelled in the table."""

@@ -59,6 +59,27 @@ _STAGE_COLUMNS = (
     "photo_done_url",
     "text_redacted",
 )
+#: Binary COPY types of the staging columns (binary rows cost a third of text rows to write).
+_STAGE_TYPES = (
+    "int8",
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "timestamptz",
+    "timestamptz",
+    "timestamptz",
+    "timestamptz",
+    "text",
+    "float8",
+    "float8",
+    "int8",
+    "text",
+    "text",
+    "text",
+)
 _STAGE_TABLE = """
 CREATE UNLOGGED TABLE {stage} (
     seq bigint NOT NULL, source_id text NOT NULL, ticket_code text, category text NOT NULL,
@@ -261,7 +282,9 @@ def _copy_reports(
     columns = sql.SQL(", ").join(map(sql.Identifier, _STAGE_COLUMNS))
     bar = tqdm(unit=" rows", disable=None if progress is None else not progress)
     seq = 0
-    with conn.cursor().copy(sql.SQL("COPY {} ({}) FROM STDIN").format(stage, columns)) as copy:
+    copy_sql = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(stage, columns)
+    with conn.cursor().copy(copy_sql) as copy:
+        copy.set_types(list(_STAGE_TYPES))
         for raw, parsed in adapter.rows():
             seq += 1
             if isinstance(parsed, Report):

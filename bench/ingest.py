@@ -1,0 +1,156 @@
+"""Ingest benchmark: generated feeds end to end into PostGIS, against a plain COPY floor.
+
+A separate database (``pantau_bench``) is created, migrated and loaded with the BPS 2020
+boundaries, so the benchmark never touches the demo data. The feeds (both sources, two years,
+2 % defects) are generated once per size and seed and kept in ``.cache/bench/``.
+
+End to end means what ``pipelines ingest`` does: read and parse both sources' files,
+validate, redact, compute H3, COPY into staging, dedupe, spatial join, upsert, log. The floor,
+measured in the same run, is a plain COPY of the same canonical rows (exported from
+``pantau.reports`` after the ingest) into an unindexed, unlogged table.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from datetime import date
+from pathlib import Path
+
+from psycopg import sql
+
+from bench.report import emit
+from geo import db
+from geo.settings import WRITER_ROLE, get_settings
+from pipelines.boundaries.load import file_provenance, load_boundaries
+from pipelines.boundaries.read import read_boundaries
+from pipelines.boundaries.sources import (
+    default_boundary_source,
+    entry_for_checksum,
+    fetch,
+    sha256_of,
+)
+from pipelines.cluster import ensure_database
+from pipelines.ingest import ingest
+from pipelines.migrate import migrate
+from pipelines.simulate.generate import Options, simulate
+
+BENCH_DB = "pantau_bench"
+FLOOR_COLUMNS = (
+    "source, source_id, ticket_code, category, source_category, status, source_status, "
+    "created_at, coordinated_at, completed_at, updated_at, agency, geom, h3_r12, area_code, "
+    "kelurahan_code, kecamatan_code, kota_code, outside, photo_url, photo_done_url, text_redacted"
+)
+
+
+def prepare_database() -> str:
+    """A fresh, migrated bench database with the official boundaries; its writer URL."""
+    settings = get_settings()
+    admin = db.admin_url(settings)
+    with db.connect(db.with_dbname(admin, "postgres"), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(BENCH_DB))
+        )
+    ensure_database(db.with_dbname(admin, "postgres"), BENCH_DB)
+    bench_admin = db.with_dbname(admin, BENCH_DB)
+    migrate(bench_admin)
+    writer = db.with_user(bench_admin, WRITER_ROLE)
+    path = fetch(default_boundary_source(), settings)
+    boundaries = read_boundaries(path)
+    checksum = sha256_of(path)
+    with db.connect(writer) as conn:
+        load_boundaries(
+            conn,
+            boundaries,
+            file_provenance(path, checksum, boundaries, entry_for_checksum(checksum)),
+        )
+    return writer
+
+
+def feeds(reports: int, seed: int) -> Path:
+    """Generated feeds for this size and seed (made once, then reused from the cache)."""
+    folder = get_settings().cache_dir / "bench" / f"feeds-{reports}-seed{seed}"
+    if not (folder / "manifest.json").exists():
+        simulate(
+            Options(
+                start=date(2023, 1, 1),
+                end=date(2024, 12, 31),
+                seed=seed,
+                out=folder,
+                reports=reports,
+                defects=0.02,
+                progress=False,
+            )
+        )
+    return folder
+
+
+def _floor(writer: str) -> tuple[int, float]:
+    """Plain COPY of the loaded canonical rows into an unindexed, unlogged table."""
+    with db.connect(writer) as conn:
+        buffer = io.BytesIO()
+        with conn.cursor().copy(
+            sql.SQL("COPY (SELECT {} FROM pantau.reports) TO STDOUT").format(sql.SQL(FLOOR_COLUMNS))
+        ) as copy:
+            for block in copy:
+                buffer.write(block)
+        conn.execute(
+            "CREATE UNLOGGED TABLE pantau_staging.floor AS SELECT "
+            + FLOOR_COLUMNS
+            + " FROM pantau.reports WITH NO DATA"
+        )
+        rows = conn.execute("SELECT count(*) FROM pantau.reports").fetchone()
+        data = buffer.getvalue()
+        t0 = time.perf_counter()
+        with conn.cursor().copy("COPY pantau_staging.floor FROM STDIN") as copy:
+            for start in range(0, len(data), 1 << 20):
+                copy.write(data[start : start + (1 << 20)])
+        seconds = time.perf_counter() - t0
+        conn.rollback()
+    return int(rows[0] if rows else 0), seconds
+
+
+def run(*, reports: int, seed: int, as_json: bool) -> dict[str, object]:
+    """Generate (or reuse) the feeds, ingest both sources, measure the floor, print."""
+    folder = feeds(reports, seed)
+    writer = prepare_database()
+    t0 = time.perf_counter()
+    results = {
+        src: ingest(src, [folder / src], url=writer, progress=False) for src in ("jaki", "qlue")
+    }
+    seconds = time.perf_counter() - t0
+    read = sum(r.read for r in results.values())
+    loaded, floor_s = _floor(writer)
+    rate, floor_rate = read / seconds, loaded / floor_s
+    stages: dict[str, float] = {}
+    for r in results.values():
+        for stage, s in r.timings.items():
+            stages[stage] = round(stages.get(stage, 0.0) + s, 3)
+    result = {
+        "benchmark": "ingest",
+        "reports": reports,
+        "read": read,
+        "seconds": round(seconds, 2),
+        "reports_per_s": round(rate),
+        "floor_rows": loaded,
+        "floor_seconds": round(floor_s, 2),
+        "floor_rows_per_s": round(floor_rate),
+        "ratio_to_floor": round(rate / floor_rate, 3),
+        "stages": stages,
+        "batches": {k: v.as_dict() for k, v in results.items()},
+    }
+    rows = [
+        ("rows read (both sources)", f"{read:,}"),
+        *(
+            (f"{src}: inserted / rejected", f"{r.inserted:,} / {r.rejected:,}")
+            for src, r in results.items()
+        ),
+        ("end to end", f"{seconds:.1f} s = {rate:,.0f} reports/s (target >= 100,000)"),
+        *((f"  stage {k}", f"{v:.2f} s") for k, v in stages.items()),
+        ("plain COPY of the same canonical rows", f"{floor_s:.1f} s = {floor_rate:,.0f} rows/s"),
+        ("ingest / plain COPY", f"{rate / floor_rate:.2f} (target >= 0.3)"),
+    ]
+    emit(
+        "Ingest end to end (generated 2023-2024 feeds, 2 % defects)", rows, result, as_json=as_json
+    )
+    return result
