@@ -95,9 +95,10 @@ def _floor(writer: str) -> tuple[int, float]:
             for block in copy:
                 buffer.write(block)
         conn.execute(
-            "CREATE UNLOGGED TABLE pantau_staging.floor AS SELECT "
-            + FLOOR_COLUMNS
-            + " FROM pantau.reports WITH NO DATA"
+            sql.SQL(
+                "CREATE UNLOGGED TABLE pantau_staging.floor AS SELECT {} FROM pantau.reports "
+                "WITH NO DATA"
+            ).format(sql.SQL(FLOOR_COLUMNS))
         )
         rows = conn.execute("SELECT count(*) FROM pantau.reports").fetchone()
         data = buffer.getvalue()
