@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import time
+import zlib
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -91,7 +92,7 @@ CREATE UNLOGGED TABLE {stage} (
 )
 """
 # Superseded copies of an id within the batch: all but the newest (latest line on a tie). The
-# earliest coordination time seen survives (Qlue gives it only on a "process" snapshot).
+# survivor's coordination time merges the copies' as the upsert merges batches ({merge}).
 _DEDUPE = """
 WITH ranked AS (
     SELECT seq, source_id,
@@ -100,7 +101,7 @@ WITH ranked AS (
     FROM {stage}
     WHERE source_id IN (SELECT source_id FROM {stage} GROUP BY source_id HAVING count(*) > 1)
 ), keep AS (
-    UPDATE {stage} AS s SET coordinated_at = COALESCE(s.coordinated_at, r.first_coordinated)
+    UPDATE {stage} AS s SET coordinated_at = {merge}
     FROM ranked AS r WHERE s.seq = r.seq AND r.rn = 1
 )
 DELETE FROM {stage} AS s USING ranked AS r WHERE s.seq = r.seq AND r.rn > 1
@@ -133,6 +134,19 @@ WITH upserted AS (
     RETURNING (xmax = 0) AS inserted
 )
 SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM upserted
+"""
+#: The same merge within a batch: ``s`` is the newest copy, ``r.first_coordinated`` the earliest
+#: coordination time among the copies.
+_DEDUPE_MERGE = {
+    "jaki": "COALESCE(s.coordinated_at, r.first_coordinated)",
+    "qlue": "LEAST(s.coordinated_at, r.first_coordinated)",
+}
+_BACKFILL_COORDINATION = """
+UPDATE pantau.reports AS r SET coordinated_at = s.coordinated_at
+FROM {stage} AS s
+WHERE r.source = 'qlue' AND r.source_id = s.source_id AND s.coordinated_at IS NOT NULL
+  AND s.coordinated_at < COALESCE(r.coordinated_at, 'infinity') AND r.updated_at >= s.updated_at
+  AND s.coordinated_at >= r.created_at
 """
 #: How an update merges the coordination time: JAKI's newest history is authoritative (unless
 #: it has none); Qlue keeps the earliest "process" time ever seen.
@@ -198,12 +212,14 @@ def ingest(
     with db.connect(url) as conn:
         try:
             result = _run_batch(conn, adapter, progress)
-        except (psycopg.Error, OSError) as exc:
+        except (psycopg.Error, OSError, EOFError, zlib.error) as exc:
             conn.rollback()
             _record_failure(conn, source, adapter.files, exc)
-            msg = (
-                f"Ingest of {source} failed, nothing was loaded: {str(exc).strip().splitlines()[0]}"
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            where = (
+                "" if isinstance(exc, psycopg.Error) else f" while reading {adapter.current_file}"
             )
+            msg = f"Ingest of {source} failed{where}, nothing was loaded: {reason}"
             raise PantauError(msg) from exc
         except BaseException:
             conn.rollback()
@@ -236,7 +252,8 @@ def _run_batch(conn: psycopg.Connection, adapter: Any, progress: bool | None) ->
     # updated in the same transaction is invisible to that transaction (pg_index.indcheckxmin),
     # and the spatial join would fall back to comparing every point with every polygon.
     index_points(conn, stage)
-    deleted = conn.execute(sql.SQL(_DEDUPE).format(stage=stage)).rowcount
+    merge = sql.SQL(_DEDUPE_MERGE[source])
+    deleted = conn.execute(sql.SQL(_DEDUPE).format(stage=stage, merge=merge)).rowcount
     result.duplicates_in_batch = max(deleted, 0)
     clock = result.lap("index_rejections_dedupe", clock)
     owners = staging_table(f"ingest_{source}_owners")
@@ -258,6 +275,10 @@ def _run_batch(conn: psycopg.Connection, adapter: Any, progress: bool | None) ->
     )
     inserted, updated = conn.execute(upsert).fetchone() or (0, 0)
     result.inserted, result.updated = int(inserted), int(updated)
+    if source == "qlue":  # an older "process" snapshot arriving late still tells when it began
+        backfilled = conn.execute(sql.SQL(_BACKFILL_COORDINATION).format(stage=stage)).rowcount
+        if backfilled > 0:
+            adapter.tally.notes["coordination_time_backfilled"] += backfilled
     clock = result.lap("upsert", clock)
     result.unchanged = result.read - result.inserted - result.updated - result.rejected
     result.repaired_by_kind = dict(sorted(adapter.tally.repaired.items()))

@@ -12,7 +12,6 @@ A live adapter (the apps' APIs) would implement the same :class:`Source` protoco
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -117,6 +116,7 @@ class FileSource:
         self.files = discover(paths, self.suffixes)
         self.taxonomy: Taxonomy = load_taxonomy()
         self.tally = Tally()
+        self.current_file: Path | None = None  # the file being read (for error messages)
 
     def rows(self) -> Iterator[tuple[RawRow, Report | Rejection]]:
         """Every row of every file, in file order."""
@@ -131,6 +131,20 @@ class FileSource:
             return UNMAPPED
         return category
 
+    def lifecycle(
+        self,
+        created: datetime,
+        coordinated: datetime | None,
+        completed: datetime | None,
+        updated: datetime,
+    ) -> tuple[datetime | None, datetime | None, datetime]:
+        """Check the order of the events; clamp (and count) a few seconds of clock skew."""
+        if check_order(created, coordinated, completed, updated):
+            self.tally.repaired["clock_skew_clamped"] += 1
+            coordinated, completed = clamp(coordinated, created), clamp(completed, created)
+            updated = max(updated, created)
+        return coordinated, completed, updated
+
     def text(self, value: object) -> str | None:
         """Free text with personal data redacted (counted per kind)."""
         if value is None:
@@ -142,10 +156,10 @@ class FileSource:
 
     def coordinates(self, lat: object, lng: object) -> tuple[float, float]:
         """(lng, lat) from numbers or numeric strings, comma decimals and swaps repaired."""
-        lat_f = self._number(lat, "lat")
-        lng_f = self._number(lng, "lng")
-        if lat_f == 0 and lng_f == 0:
-            raise Rejected("zero_coordinates", "lat and lng are 0")
+        lat_f, lat_comma = _number(lat, "lat")
+        lng_f, lng_comma = _number(lng, "lng")
+        if lat_comma or lng_comma:
+            self.tally.repaired["comma_decimal"] += 1
         if lat_f == 0 or lng_f == 0:
             raise Rejected("zero_coordinates", f"lat {lat_f}, lng {lng_f}")
         if in_box(lng_f, lat_f):
@@ -157,25 +171,28 @@ class FileSource:
             raise Rejected("invalid_coordinates", f"lat {lat_f}, lng {lng_f} out of range")
         return lng_f, lat_f
 
-    def _number(self, value: object, name: str) -> float:
-        if value is None or (isinstance(value, str) and not value.strip()):
-            raise Rejected("missing_coordinates", f"{name} is empty")
-        if isinstance(value, bool):
-            raise Rejected("invalid_coordinates", f"{name} is {value!r}")
-        if isinstance(value, int | float):
-            number = float(value)
-        else:
-            text = str(value).strip()
-            if "," in text and "." not in text:
-                text = text.replace(",", ".")
-                self.tally.repaired["comma_decimal"] += 1
-            try:
-                number = float(text)
-            except ValueError:
-                raise Rejected("invalid_coordinates", f"{name} is {value!r}") from None
-        if number != number or number in (float("inf"), float("-inf")):
-            raise Rejected("invalid_coordinates", f"{name} is {value!r}")
-        return number
+
+def _number(value: object, name: str) -> tuple[float, bool]:
+    """A coordinate, and whether it was written with a decimal comma."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise Rejected("missing_coordinates", f"{name} is empty")
+    if isinstance(value, bool):
+        raise Rejected("invalid_coordinates", f"{name} is {value!r}")
+    comma = False
+    if isinstance(value, int | float):
+        number = float(value)
+    else:
+        text = str(value).strip()
+        if "," in text and "." not in text:
+            text = text.replace(",", ".")
+            comma = True
+        try:
+            number = float(text)
+        except ValueError:
+            raise Rejected("invalid_coordinates", f"{name} is {value!r}") from None
+    if number != number or number in (float("inf"), float("-inf")):
+        raise Rejected("invalid_coordinates", f"{name} is {value!r}")
+    return number, comma
 
 
 def in_box(lng: float, lat: float) -> bool:
@@ -184,16 +201,14 @@ def in_box(lng: float, lat: float) -> bool:
     return minx <= lng <= maxx and miny <= lat <= maxy
 
 
-_OFFSET = re.compile(r"(Z|[+-]\d{2}:?\d{2})$", re.IGNORECASE)
-
-
 def parse_time(value: object, field_name: str) -> datetime:
     """An instant from ISO 8601 (``Z``, ``+07:00``) or a zone-less local time (taken as WIB).
 
     Accepts ``2024-01-06T01:15:22.000Z``, ``2024-01-06T08:15:22+07:00``,
-    ``2024-01-06T08:15:22`` and ``2024-01-06 08:15:22``.
+    ``2024-01-06T08:15:22`` and ``2024-01-06 08:15:22``. A date without a time is refused:
+    it is not a moment.
     """
-    if type(value) is str:  # the fast path: almost every timestamp is a clean string
+    if type(value) is str and len(value) >= 16 and value[10] in "T ":  # the fast path
         try:
             moment = datetime.fromisoformat(value)
         except ValueError:
@@ -207,32 +222,47 @@ def parse_time(value: object, field_name: str) -> datetime:
     return moment
 
 
+def _slow_time(value: object, field_name: str) -> datetime:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise Rejected("missing_timestamp", f"{field_name} is empty")
+    text = str(value).strip()
+    if len(text) < 16 or text[10] not in "T ":
+        raise Rejected("invalid_timestamp", f"{field_name} is {text[:60]!r}")
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise Rejected("invalid_timestamp", f"{field_name} is {text[:60]!r}") from None
+
+
 #: Clock differences smaller than this between creation and a later event are tolerated.
 TOLERANCE = timedelta(minutes=1)
 
 
 def check_order(
     created: datetime, coordinated: datetime | None, completed: datetime | None, updated: datetime
-) -> None:
-    """Reject impossible lifecycles: an event before the report existed."""
+) -> bool:
+    """Reject impossible lifecycles: an event before the report existed.
+
+    Returns True when an event lies before creation by less than :data:`TOLERANCE` (clock
+    skew between the app and the CRM): the caller clamps it to the creation time.
+    """
+    skew = False
     for name, moment in (
         ("completed", completed),
         ("coordinated", coordinated),
         ("updated", updated),
     ):
-        if moment is not None and moment < created - TOLERANCE:
-            detail = f"{name} {moment.isoformat()} < created {created.isoformat()}"
-            raise Rejected(f"{name}_before_created", detail)
+        if moment is not None and moment < created:
+            if moment < created - TOLERANCE:
+                detail = f"{name} {moment.isoformat()} < created {created.isoformat()}"
+                raise Rejected(f"{name}_before_created", detail)
+            skew = True
+    return skew
 
 
-def _slow_time(value: object, field_name: str) -> datetime:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        raise Rejected("missing_timestamp", f"{field_name} is empty")
-    text = str(value).strip()
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        raise Rejected("invalid_timestamp", f"{field_name} is {text!r}") from None
+def clamp(moment: datetime | None, floor: datetime) -> datetime | None:
+    """``moment`` raised to ``floor`` (events a few seconds before creation)."""
+    return None if moment is None else max(moment, floor)
 
 
 def fold_status(value: object) -> str:

@@ -33,7 +33,6 @@ from pipelines.sources.base import (
     Rejected,
     Rejection,
     Report,
-    check_order,
     fold_status,
     parse_time,
 )
@@ -72,6 +71,7 @@ class JakiFiles(FileSource):
     def rows(self) -> Iterator[tuple[RawRow, Report | Rejection]]:
         """Every report read from every file, parsed or rejected."""
         for path in self.files:
+            self.current_file = path
             for raw, obj in self._objects(path):
                 if isinstance(obj, Rejection):
                     yield raw, obj
@@ -92,7 +92,13 @@ class JakiFiles(FileSource):
             document = _whole_document(data)
             if document is not None:
                 for i, item in enumerate(document, start=1):
-                    yield RawRow(name, i, orjson.dumps(item).decode()), item
+                    try:
+                        text = orjson.dumps(item).decode()
+                    except orjson.JSONEncodeError as exc:  # nested deeper than orjson writes
+                        raw = RawRow(name, i, repr(item)[:2000])
+                        yield raw, Rejection("malformed_json", str(exc))
+                        continue
+                    yield RawRow(name, i, text), _without_nul(item, text, self.tally)
                 return
         for line_no, line in enumerate(data.split(b"\n"), start=1):
             stripped = line.strip()
@@ -104,7 +110,7 @@ class JakiFiles(FileSource):
             except orjson.JSONDecodeError as exc:
                 yield RawRow(name, line_no, text), Rejection("malformed_json", str(exc)[:200])
                 continue
-            yield RawRow(name, line_no, text), obj
+            yield RawRow(name, line_no, text), _without_nul(obj, text, self.tally)
 
     # -- one report --------------------------------------------------------------------------
     def parse(self, obj: Any) -> Report:
@@ -113,7 +119,8 @@ class JakiFiles(FileSource):
             raise Rejected("not_an_object", type(obj).__name__)
         source_id = _report_id(obj.get("id"))
         source_status = _name(obj.get("tstatus"))
-        status = EXACT_STATUSES.get(source_status) or STATUSES.get(fold_status(source_status))
+        exact = EXACT_STATUSES.get(source_status) if source_status is not None else None
+        status = exact or STATUSES.get(fold_status(source_status))
         if status is None:
             raise Rejected("unknown_status", repr(source_status))
         created = parse_time(obj.get("createdAt"), "createdAt")
@@ -127,7 +134,10 @@ class JakiFiles(FileSource):
             self.tally.notes["completion_from_updated_at"] += 1
         if status != COMPLETED:
             completed = None
-        check_order(created, coordinated, completed, updated)
+        if status == RECEIVED and coordinated is not None:
+            coordinated = None  # the status is the truth: the history ran ahead of it
+            self.tally.notes["history_ahead_of_status"] += 1
+        coordinated, completed, updated = self.lifecycle(created, coordinated, completed, updated)
         lng, lat = self.coordinates(obj.get("lat"), obj.get("lng"))
         label = _name(obj.get("complaintCategory"))
         documents = obj.get("documents")
@@ -167,7 +177,8 @@ class JakiFiles(FileSource):
             if type(entry) is not dict:
                 raise Rejected("invalid_histories", "an entry is not an object")
             raw_status = entry.get("status")
-            status = _FOLDED.get(raw_status) or fold_status(raw_status)  # type: ignore[arg-type]
+            folded = _FOLDED.get(raw_status) if type(raw_status) is str else None
+            status = folded or fold_status(raw_status)
             if status not in STATUSES:
                 self.tally.notes["unknown_history_status"] += 1
                 continue
@@ -201,13 +212,32 @@ def _whole_document(data: bytes) -> list[Any] | None:
 
 
 def _report_id(value: Any) -> str:
+    """JAKI ids are non-negative integers: ``"007"`` and ``7`` are the same report."""
     if value is None or value == "":
         raise Rejected("missing_id", "id is empty")
-    if isinstance(value, bool) or not (
-        isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit())
-    ):
-        raise Rejected("invalid_id", repr(value)[:80])
-    return str(value).strip()
+    if type(value) is int and value >= 0:
+        return str(value)
+    if type(value) is str and value.strip().isascii() and value.strip().isdigit():
+        return str(int(value.strip()))
+    raise Rejected("invalid_id", repr(value)[:80])
+
+
+def _without_nul(obj: Any, text: str, tally: Any) -> Any:
+    """The object with NUL characters removed from its strings (PostgreSQL refuses them)."""
+    if "\\u0000" not in text:
+        return obj
+    tally.repaired["nul_characters"] += 1
+    return _strip_nul(obj)
+
+
+def _strip_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list):
+        return [_strip_nul(v) for v in value]
+    if isinstance(value, dict):
+        return {_strip_nul(k): _strip_nul(v) for k, v in value.items()}
+    return value
 
 
 def _name(value: Any) -> str | None:

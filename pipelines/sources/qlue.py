@@ -20,9 +20,10 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from pipelines.sources.base import (
     COMPLETED,
@@ -33,7 +34,6 @@ from pipelines.sources.base import (
     Rejected,
     Rejection,
     Report,
-    check_order,
     fold_status,
     parse_time,
 )
@@ -59,6 +59,10 @@ COLUMNS = (
 REQUIRED = ("report_id", "category", "latitude", "longitude", "status", "created_at")
 STATUSES = {"wait": RECEIVED, "process": IN_PROGRESS, "complete": COMPLETED}
 
+# Long texts are legal; an unbalanced quote can swallow a whole file into one field, which is
+# then rejected as one malformed row instead of stopping the batch.
+csv.field_size_limit(64 * 1024 * 1024)
+
 
 class QlueFiles(FileSource):
     """Qlue files: ``.csv``, optionally ``.gz``."""
@@ -69,36 +73,55 @@ class QlueFiles(FileSource):
     def rows(self) -> Iterator[tuple[RawRow, Report | Rejection]]:
         """Every data row of every file, parsed or rejected."""
         for path in self.files:
+            self.current_file = path
             with _open_text(path) as fh:
                 yield from self._file_rows(path.name, fh)
 
     def _file_rows(self, name: str, fh: IO[str]) -> Iterator[tuple[RawRow, Report | Rejection]]:
-        first = fh.read(1)
-        if first == "\ufeff":
-            self.tally.repaired["byte_order_mark"] += 1
-            first = ""
-        reader = csv.reader(_prepend(first, fh))
-        header = next(reader, None)
-        if header is None:
+        lines = self._lines(fh)
+        reader = csv.reader(lines)
+        header = _next_record(reader)
+        while isinstance(header, list) and len(header) <= 1 and not "".join(header).strip():
+            header = _next_record(reader)  # blank lines before the header
+        if header is None or isinstance(header, csv.Error):
             return
         header = [h.strip().lower() for h in header]
         missing = [c for c in REQUIRED if c not in header]
-        for fields in reader:
+        while True:
+            fields = _next_record(reader)
+            if fields is None:
+                break
+            if isinstance(fields, csv.Error):
+                raw = RawRow(name, reader.line_num, "")
+                yield raw, Rejection("malformed_row", str(fields)[:200])
+                continue
+            if len(fields) <= 1 and not "".join(fields).strip():
+                continue  # a blank line is not a record (",,," is: rejected below)
             raw = RawRow(name, reader.line_num, _csv_text(fields))
-            if not any(f.strip() for f in fields):
-                continue  # a blank line is not a row
             if missing:
                 yield raw, Rejection("unknown_layout", f"header lacks {', '.join(missing)}")
             elif len(fields) != len(header):
-                yield (
-                    raw,
-                    Rejection("malformed_row", f"{len(fields)} fields, header has {len(header)}"),
-                )
+                detail = f"{len(fields)} fields, header has {len(header)}"
+                yield raw, Rejection("malformed_row", detail)
+            elif not any(f.strip() for f in fields):
+                yield raw, Rejection("empty_row", "every field is blank")
             else:
                 try:
                     yield raw, self.parse(dict(zip(header, fields, strict=True)))
                 except Rejected as exc:
                     yield raw, Rejection(exc.reason, exc.detail)
+
+    def _lines(self, fh: IO[str]) -> Iterator[str]:
+        """The file's lines: a byte-order mark and NUL characters removed (and counted)."""
+        first = fh.readline()
+        if first.startswith("\ufeff"):
+            self.tally.repaired["byte_order_mark"] += 1
+            first = first[1:]
+        for line in itertools.chain([first], fh):
+            if "\x00" in line:
+                self.tally.repaired["nul_characters"] += 1
+                line = line.replace("\x00", "")
+            yield line
 
     def parse(self, row: dict[str, str]) -> Report:
         """A canonical report from one Qlue row (raises :class:`Rejected`)."""
@@ -129,7 +152,7 @@ class QlueFiles(FileSource):
         elif completed is not None:
             self.tally.notes["completed_at_while_open"] += 1
             completed = None
-        check_order(created, coordinated, completed, updated)
+        coordinated, completed, updated = self.lifecycle(created, coordinated, completed, updated)
         lng, lat = self.coordinates(row.get("latitude"), row.get("longitude"))
         label = row.get("category", "").strip() or None
         text = "\n".join(
@@ -170,12 +193,14 @@ def _open_text(path: Path) -> IO[str]:
     return path.open(encoding="utf-8", errors="replace", newline="")
 
 
-def _prepend(first: str, fh: IO[str]) -> Iterator[str]:
-    """The stream's lines with the already-read first character put back."""
-    lines = iter(fh)
-    head = next(lines, "")
-    yield first + head
-    yield from lines
+def _next_record(reader: Any) -> list[str] | csv.Error | None:
+    """The next CSV record, the error that stopped it, or None at the end."""
+    try:
+        return next(reader)
+    except StopIteration:
+        return None
+    except csv.Error as exc:
+        return exc
 
 
 def _csv_text(fields: list[str]) -> str:
