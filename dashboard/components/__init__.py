@@ -17,8 +17,18 @@ from geo.settings import TIMEZONE
 _WIB = ZoneInfo(TIMEZONE)
 
 _MONTHS_ID = (
-    "Januari", "Februari", "Maret", "April", "Mei", "Juni",
-    "Juli", "Agustus", "September", "Oktober", "November", "Desember",
+    "Januari",
+    "Februari",
+    "Maret",
+    "April",
+    "Mei",
+    "Juni",
+    "Juli",
+    "Agustus",
+    "September",
+    "Oktober",
+    "November",
+    "Desember",
 )
 
 #: Shown instead of a number that is missing.

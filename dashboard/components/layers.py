@@ -255,7 +255,7 @@ def legend_html(entries: Iterable[tuple[str, RGBA]]) -> str:
         '<span style="display:inline-flex;align-items:center;margin-right:1.1em;'
         'white-space:nowrap">'
         f'<span style="display:inline-block;width:0.9em;height:0.9em;margin-right:0.35em;'
-        f"border:1px solid rgba(49,51,63,0.5);background:{_css_rgba(colour)}\"></span>"
+        f'border:1px solid rgba(49,51,63,0.5);background:{_css_rgba(colour)}"></span>'
         f"{html.escape(label)}</span>"
         for label, colour in entries
     )

@@ -99,7 +99,11 @@ def test_attribution_and_load_time_in_wib(loaded_app: AppTest) -> None:
 def test_kota_table(loaded_app: AppTest) -> None:
     table = loaded_app.dataframe[0].value
     assert list(table.columns) == [
-        "Kota/kabupaten", "Kode BPS", "Kecamatan", "Kelurahan", "Luas (km²)",
+        "Kota/kabupaten",
+        "Kode BPS",
+        "Kecamatan",
+        "Kelurahan",
+        "Luas (km²)",
     ]
     assert list(table["Kode BPS"]) == ["3101", "3171", "3172", "3173", "3174", "3175"]
     assert sum(int(v) for v in table["Kecamatan"]) == 44
@@ -125,7 +129,8 @@ def test_map_layers(loaded_app: AppTest) -> None:
     assert abs(view["latitude"] - -6.2) < 0.1 and abs(view["longitude"] - 106.85) < 0.1
     # Every feature carries every tooltip field, names joined from the upper levels.
     menteng = next(
-        f["properties"] for f in layers["kelurahan"]["data"]["features"]
+        f["properties"]
+        for f in layers["kelurahan"]["data"]["features"]
         if f["properties"]["name"] == "Menteng"
     )
     assert menteng["kecamatan"] == "Menteng"
@@ -155,7 +160,9 @@ def test_unreachable_database_shows_banner(unreachable_env: None) -> None:
 
 
 def test_retry_recovers_once_database_is_back(
-    unreachable_env: None, test_env: dict[str, str], bps2020_loaded: str,
+    unreachable_env: None,
+    test_env: dict[str, str],
+    bps2020_loaded: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", UNREACHABLE_URL)

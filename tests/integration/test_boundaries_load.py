@@ -61,15 +61,25 @@ def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
     """``python -m pipelines ARGS`` from the repository root, as a user would run it."""
     return subprocess.run(
         [sys.executable, "-m", "pipelines", *args],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
 def bps_feature(code: str, geometry: dict[str, Any] | None) -> dict[str, Any]:
     """One GeoJSON feature in the bps2020 layout."""
     props = {
-        "village_code": f"id{code}", "village": "Uji", "district_code": f"id{code[:7]}",
-        "district": "Uji", "regency_code": f"id{code[:4]}", "regency": "Uji", "source": "TEST",
+        "village_code": f"id{code}",
+        "village": "Uji",
+        "district_code": f"id{code[:7]}",
+        "district": "Uji",
+        "regency_code": f"id{code[:4]}",
+        "regency": "Uji",
+        "source": "TEST",
     }
     return {"type": "Feature", "properties": props, "geometry": geometry}
 
@@ -111,7 +121,10 @@ def test_bps2020_counts_and_provenance(bps2020_loaded: str, reader_url: str) -> 
     """BPS 2020: 6 kota, 44 kecamatan, 267 kelurahan, 3 placeholders, credited from the manifest."""
     status = status_of(reader_url)
     assert {k: status[k] for k in ("kota", "kecamatan", "kelurahan", "placeholder")} == {
-        "kota": 6, "kecamatan": 44, "kelurahan": 267, "placeholder": 3,
+        "kota": 6,
+        "kecamatan": 44,
+        "kelurahan": 267,
+        "placeholder": 3,
     }
     assert status["source"] == "HDX-BPS-2020"
     assert status["licence"] == "CC BY-IGO"
@@ -124,8 +137,13 @@ def test_bps2020_counts_and_provenance(bps2020_loaded: str, reader_url: str) -> 
 def test_load_returns_counts_and_records_them(writer_url: str, bps2020_path: Path) -> None:
     """``load_boundaries`` returns the counts and stores them with the load's provenance."""
     result = load_file(writer_url, bps2020_path)
-    assert result == {"kota": 6, "kecamatan": 44, "kelurahan": 267, "placeholder": 3,
-                      "reports_reassigned": 0}
+    assert result == {
+        "kota": 6,
+        "kecamatan": 44,
+        "kelurahan": 267,
+        "placeholder": 3,
+        "reports_reassigned": 0,
+    }
     (counts,) = query(writer_url, "SELECT counts FROM api.boundary_source")[0]
     assert counts == {"kota": 6, "kecamatan": 44, "kelurahan": 267, "placeholder": 3}
     (parts,) = query(writer_url, "SELECT count(DISTINCT code) FROM pantau.admin_area_parts")[0]
@@ -254,7 +272,10 @@ def test_api2016_has_the_bps2020_codes(
 
     status = status_of(reader_url)
     assert {k: status[k] for k in ("kota", "kecamatan", "kelurahan", "placeholder")} == {
-        "kota": 6, "kecamatan": 44, "kelurahan": 267, "placeholder": 0,
+        "kota": 6,
+        "kecamatan": 44,
+        "kelurahan": 267,
+        "placeholder": 0,
     }
     assert status["format"] == "jakarta-api"
     assert status["licence"] == "CC-BY-4.0"
@@ -338,8 +359,13 @@ def test_failure_inside_transaction_leaves_set_unchanged(
 
 def test_file_with_z_coordinates_loads(writer_url: str, reader_url: str, tmp_path: Path) -> None:
     """A GeoJSON with 3D coordinates (QGIS / KML exports) loads as 2D polygons."""
-    ring = [[106.80, -6.20, 5.0], [106.81, -6.20, 5.0], [106.81, -6.19, 5.0],
-            [106.80, -6.19, 5.0], [106.80, -6.20, 5.0]]
+    ring = [
+        [106.80, -6.20, 5.0],
+        [106.81, -6.20, 5.0],
+        [106.81, -6.19, 5.0],
+        [106.80, -6.19, 5.0],
+        [106.80, -6.20, 5.0],
+    ]
     path = write_geojson(
         tmp_path / "three_d.geojson",
         [bps_feature("3171010001", {"type": "Polygon", "coordinates": [ring]})],
@@ -487,7 +513,11 @@ def test_cli_status_json(bps2020_loaded: str, test_env: dict[str, str]) -> None:
     assert done.returncode == 0, done.stderr
     status = json.loads(done.stdout.strip().splitlines()[-1])
     assert {k: status[k] for k in ("kota", "kecamatan", "kelurahan", "placeholder", "source")} == {
-        "kota": 6, "kecamatan": 44, "kelurahan": 267, "placeholder": 3, "source": "HDX-BPS-2020",
+        "kota": 6,
+        "kecamatan": 44,
+        "kelurahan": 267,
+        "placeholder": 3,
+        "source": "HDX-BPS-2020",
     }
     assert pd.Timestamp(status["loaded_at"]).tzinfo is not None
 
@@ -571,7 +601,14 @@ def test_cli_locate(
     assert "5 row(s): 2 inside, 1 outside, 2 without usable coordinates" in done.stdout
     result = pd.read_csv(out, dtype=str, keep_default_na=False)
     assert list(result.columns) == [
-        "id", "lat", "lng", "note", "kelurahan_code", "kecamatan_code", "kota_code", "outside",
+        "id",
+        "lat",
+        "lng",
+        "note",
+        "kelurahan_code",
+        "kecamatan_code",
+        "kota_code",
+        "outside",
         "locate_error",
     ]
     assert result[["id", "lat", "lng", "note"]].to_numpy().tolist() == rows[1:]
@@ -604,6 +641,8 @@ def test_cli_locate_prepedan_counts_in_its_kecamatan(
     assert done.returncode == 0, done.stderr
     row = pd.read_csv(out, dtype=str, keep_default_na=False).iloc[0]
     assert [row["kelurahan_code"], row["kecamatan_code"], row["kota_code"], row["outside"]] == [
-        "", "3174080", "3174", "false",
+        "",
+        "3174080",
+        "3174",
+        "false",
     ]
-

@@ -97,8 +97,13 @@ def write_geojson(path: Path, features: list[dict[str, object]]) -> Path:
 def bps_props(code: str) -> dict[str, str]:
     """The bps2020 properties of kelurahan ``code``."""
     return {
-        "village_code": f"id{code}", "village": "X", "district_code": f"id{code[:7]}",
-        "district": "Y", "regency_code": f"id{code[:4]}", "regency": "Z", "source": "TEST-SOURCE",
+        "village_code": f"id{code}",
+        "village": "X",
+        "district_code": f"id{code[:7]}",
+        "district": "Y",
+        "regency_code": f"id{code[:4]}",
+        "regency": "Z",
+        "source": "TEST-SOURCE",
     }
 
 
@@ -241,9 +246,7 @@ def test_codes_normalised_and_source_code_kept(tmp_path: Path) -> None:
 
 def test_placeholder_flagged(tmp_path: Path) -> None:
     """Danau Sunter (3175888888) is a placeholder unit, not counted as a kelurahan."""
-    path = write(
-        bps_frame([("3175888888", WEST), ("3175020003", EAST)]), tmp_path, "geojson"
-    )
+    path = write(bps_frame([("3175888888", WEST), ("3175020003", EAST)]), tmp_path, "geojson")
     result = read_boundaries(path)
     flags = dict(zip(result.frame["code"], result.frame["is_placeholder"], strict=True))
     assert flags == {"3175020003": False, "3175888888": True}
@@ -314,8 +317,12 @@ def test_rows_sharing_a_code_dissolve_into_one_multipolygon(tmp_path: Path) -> N
     island_a = box(106.550, -5.750, 106.555, -5.745)
     island_b = box(106.600, -5.700, 106.604, -5.696)
     island_c = box(106.604, -5.700, 106.608, -5.696)  # shares an edge with island_b: merges
-    rows = [(3101010001, island_a), (3101010001, island_b), (3101010001, island_c),
-            (3101010002, square(106.50, -5.60, 0.003))]
+    rows = [
+        (3101010001, island_a),
+        (3101010001, island_b),
+        (3101010001, island_c),
+        (3101010002, square(106.50, -5.60, 0.003)),
+    ]
     path = write(api_frame(rows), tmp_path, "geojson")
 
     result = read_boundaries(path)
@@ -397,8 +404,11 @@ def test_bow_tie_repaired_and_counted(tmp_path: Path) -> None:
 )
 def test_empty_or_non_polygonal_geometry_refused(tmp_path: Path, geometry: dict | None) -> None:
     """A feature without a usable polygon is refused, naming its code."""
-    good = {"type": "Feature", "properties": bps_props("3171010001"),
-            "geometry": shapely.geometry.mapping(WEST)}
+    good = {
+        "type": "Feature",
+        "properties": bps_props("3171010001"),
+        "geometry": shapely.geometry.mapping(WEST),
+    }
     bad = {"type": "Feature", "properties": bps_props("3171010002"), "geometry": geometry}
     path = write_geojson(tmp_path / "b.geojson", [good, bad])
     message = error_of(lambda: read_boundaries(path))
