@@ -113,11 +113,11 @@ WITH upserted AS (
         created_at, coordinated_at, completed_at, updated_at, agency, geom, h3_r12, area_code,
         kelurahan_code, kecamatan_code, kota_code, outside, photo_url, photo_done_url,
         text_redacted, batch_id)
-    SELECT {source}, s.source_id, s.ticket_code, s.category, s.source_category, s.status,
+    SELECT %(source)s, s.source_id, s.ticket_code, s.category, s.source_category, s.status,
            s.source_status, s.created_at, s.coordinated_at, s.completed_at, s.updated_at,
            s.agency, s.geom, s.h3_r12, c.area_code, c.kelurahan_code, c.kecamatan_code,
            c.kota_code, c.area_code IS NULL, s.photo_url, s.photo_done_url, s.text_redacted,
-           {batch}
+           %(batch)s
     FROM {stage} AS s LEFT JOIN {codes} AS c ON c.id = s.seq
     ON CONFLICT (source, source_id) DO UPDATE SET
         ticket_code = EXCLUDED.ticket_code, category = EXCLUDED.category,
@@ -267,13 +267,10 @@ def _run_batch(conn: psycopg.Connection, adapter: Any, progress: bool | None) ->
     result.outside_area = int(staged[0] if staged else 0) - max(found, 0)
     clock = result.lap("spatial_join", clock)
     upsert = sql.SQL(_UPSERT).format(
-        source=sql.Literal(source),
-        batch=sql.Literal(result.batch_id),
-        stage=stage,
-        codes=owners,
-        coordinated=sql.SQL(_COORDINATED[source]),
+        stage=stage, codes=owners, coordinated=sql.SQL(_COORDINATED[source])
     )
-    inserted, updated = conn.execute(upsert).fetchone() or (0, 0)
+    params = {"source": source, "batch": result.batch_id}
+    inserted, updated = conn.execute(upsert, params).fetchone() or (0, 0)
     result.inserted, result.updated = int(inserted), int(updated)
     if source == "qlue":  # an older "process" snapshot arriving late still tells when it began
         backfilled = conn.execute(sql.SQL(_BACKFILL_COORDINATION).format(stage=stage)).rowcount
