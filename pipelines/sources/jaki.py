@@ -83,24 +83,18 @@ class JakiFiles(FileSource):
 
     # -- reading ----------------------------------------------------------------------------
     def _objects(self, path: Path) -> Iterator[tuple[RawRow, Any]]:
-        data = _read_bytes(path)
-        if data.startswith(BOM):
-            data = data[len(BOM) :]
-            self.tally.repaired["byte_order_mark"] += 1
+        """JSON documents are read whole; JSON Lines are streamed line by line."""
         name = path.name
         if not name.lower().removesuffix(".gz").endswith(".jsonl"):
+            data = self._strip_bom(_read_bytes(path))
             document = _whole_document(data)
             if document is not None:
-                for i, item in enumerate(document, start=1):
-                    try:
-                        text = orjson.dumps(item).decode()
-                    except orjson.JSONEncodeError as exc:  # nested deeper than orjson writes
-                        raw = RawRow(name, i, repr(item)[:2000])
-                        yield raw, Rejection("malformed_json", str(exc))
-                        continue
-                    yield RawRow(name, i, text), _without_nul(item, text, self.tally)
+                yield from self._document_items(name, document)
                 return
-        for line_no, line in enumerate(data.split(b"\n"), start=1):
+            lines: Iterator[bytes] = iter(data.split(b"\n"))
+        else:
+            lines = self._stream_lines(path)
+        for line_no, line in enumerate(lines, start=1):
             stripped = line.strip()
             if not stripped:
                 continue
@@ -111,6 +105,29 @@ class JakiFiles(FileSource):
                 yield RawRow(name, line_no, text), Rejection("malformed_json", str(exc)[:200])
                 continue
             yield RawRow(name, line_no, text), _without_nul(obj, text, self.tally)
+
+    def _document_items(self, name: str, document: list[Any]) -> Iterator[tuple[RawRow, Any]]:
+        for i, item in enumerate(document, start=1):
+            try:
+                text = orjson.dumps(item).decode()
+            except orjson.JSONEncodeError as exc:  # nested deeper than orjson writes
+                yield RawRow(name, i, repr(item)[:2000]), Rejection("malformed_json", str(exc))
+                continue
+            yield RawRow(name, i, text), _without_nul(item, text, self.tally)
+
+    def _stream_lines(self, path: Path) -> Iterator[bytes]:
+        """The lines of a (possibly gzipped) JSON Lines file, memory flat, BOM removed."""
+        opener = gzip.open if path.name.lower().endswith(".gz") else open
+        with opener(path, "rb") as fh:
+            first = fh.readline()
+            yield self._strip_bom(first)
+            yield from fh
+
+    def _strip_bom(self, data: bytes) -> bytes:
+        if data.startswith(BOM):
+            self.tally.repaired["byte_order_mark"] += 1
+            return data[len(BOM) :]
+        return data
 
     # -- one report --------------------------------------------------------------------------
     def parse(self, obj: Any) -> Report:
