@@ -34,6 +34,7 @@ from tqdm import tqdm
 
 from geo import db
 from geo.errors import PantauError
+from pipelines.parallel_parse import FeedReadError
 from pipelines.sources import SOURCES
 from pipelines.sources.base import Rejection, Report
 from pipelines.spatial_join import codes_query, index_points, owners_query, staging_table
@@ -212,7 +213,7 @@ def ingest(
     with db.connect(url) as conn:
         try:
             result = _run_batch(conn, adapter, progress)
-        except (psycopg.Error, OSError, EOFError, zlib.error) as exc:
+        except (psycopg.Error, OSError, EOFError, zlib.error, FeedReadError) as exc:
             conn.rollback()
             _record_failure(conn, source, adapter.files, exc)
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -296,28 +297,61 @@ def _copy_reports(
     progress: bool | None,
 ) -> list[tuple[Any, Rejection]]:
     """COPY every canonical report into ``stage``; return the rejections (kept for later)."""
-    rejections: list[tuple[Any, Rejection]] = []
+    from pipelines import parallel_parse
+
     columns = sql.SQL(", ").join(map(sql.Identifier, _STAGE_COLUMNS))
-    bar = tqdm(unit=" rows", disable=None if progress is None else not progress)
-    seq = 0
     copy_sql = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(stage, columns)
-    with conn.cursor().copy(copy_sql) as copy:
-        copy.set_types(list(_STAGE_TYPES))
-        for raw, parsed in adapter.rows():
-            seq += 1
-            if isinstance(parsed, Report):
-                copy.write_row(_stage_row(seq, parsed))
-            else:
-                rejections.append((raw, parsed))
-            if seq % 10_000 == 0:
-                bar.update(10_000)
+    workers = parallel_parse.workers_for(adapter.files)
+    bar = tqdm(unit=" rows", disable=None if progress is None else not progress)
+    try:
+        with conn.cursor().copy(copy_sql) as copy:
+            if workers > 1:
+                return _copy_parallel(copy, adapter, result, bar, workers)
+            return _copy_serial(copy, adapter, result, bar)
+    finally:
+        bar.close()
+
+
+def _copy_serial(copy: Any, adapter: Any, result: IngestResult, bar: tqdm) -> list[Any]:
+    """Parse in this process, one row at a time."""
+    rejections: list[tuple[Any, Rejection]] = []
+    copy.set_types(list(_STAGE_TYPES))
+    seq = 0
+    for raw, parsed in adapter.rows():
+        seq += 1
+        if isinstance(parsed, Report):
+            copy.write_row(stage_row(seq, parsed))
+        else:
+            rejections.append((raw, parsed))
+        if seq % 10_000 == 0:
+            bar.update(10_000)
     bar.update(seq % 10_000)
-    bar.close()
     result.read = seq
     return rejections
 
 
-def _stage_row(seq: int, r: Report) -> tuple[Any, ...]:
+def _copy_parallel(
+    copy: Any, adapter: Any, result: IngestResult, bar: tqdm, workers: int
+) -> list[Any]:
+    """Parse the files in worker processes; forward their binary COPY payloads in order."""
+    from pipelines import parallel_parse
+
+    rejections: list[tuple[Any, Rejection]] = []
+    copy.write(parallel_parse.SIGNATURE)
+    for part in parallel_parse.parse_files(adapter.name, adapter.files, _STAGE_TYPES, workers):
+        adapter.current_file = adapter.files[part.index]
+        copy.write(part.payload)
+        rejections += part.rejections
+        for counter in ("repaired", "notes", "redacted"):
+            getattr(adapter.tally, counter).update(getattr(part.tally, counter))
+        result.read += part.rows
+        bar.update(part.rows)
+    copy.write(parallel_parse.TRAILER)
+    return rejections
+
+
+def stage_row(seq: int, r: Report) -> tuple[Any, ...]:
+    """One staging row (the column order of ``_STAGE_COLUMNS``), H3 cell computed here."""
     return (
         seq,
         r.source_id,
