@@ -40,6 +40,11 @@ SERVER_SETTINGS: dict[str, str] = {
     "work_mem": "'64MB'",
     "maintenance_work_mem": "'512MB'",
     "max_wal_size": "'4GB'",
+    # Bulk loads: fewer checkpoints (and so fewer full-page images) during a batch, and the
+    # full-page images that remain compressed.
+    "checkpoint_timeout": "'30min'",
+    "wal_compression": "on",
+    "wal_buffers": "'64MB'",
     "max_parallel_workers_per_gather": "2",
     "jit": "off",
     "timezone": "'UTC'",
@@ -142,6 +147,9 @@ def _apt_install(packages: list[str]) -> None:
 
 def _port_is_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # As PostgreSQL does for its own socket: connections of the previous run lingering in
+        # TIME_WAIT must not make the port look busy (the URL would change at every restart).
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
