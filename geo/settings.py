@@ -36,6 +36,10 @@ TIMEZONE = "Asia/Jakarta"
 WRITER_ROLE = "pantau_writer"
 READER_ROLE = "pantau_reader"
 
+#: Generous lon/lat box around DKI Jakarta, Kepulauan Seribu included (minx, miny, maxx, maxy).
+#: Boundary files outside it have a wrong CRS; a swapped lat/lng is repaired only into it.
+JAKARTA_BOX = (105.9, -6.6, 107.3, -5.0)
+
 #: H3 resolution stored per report; coarser levels are derived in SQL.
 H3_STORED_RESOLUTION = 12
 

@@ -268,8 +268,8 @@ def _run_batch(conn: psycopg.Connection, adapter: Any, progress: bool | None) ->
         )
     ).rowcount
     conn.execute(sql.SQL("ANALYZE {}").format(owners))  # so the upsert hashes this narrow table
-    staged = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(stage)).fetchone()
-    result.outside_area = int(staged[0] if staged else 0) - max(found, 0)
+    staged = result.read - result.rejected - result.duplicates_in_batch
+    result.outside_area = staged - max(found, 0)
     clock = result.lap("spatial_join", clock)
     upsert = sql.SQL(_UPSERT).format(
         stage=stage, codes=owners, coordinated=sql.SQL(_COORDINATED[source])

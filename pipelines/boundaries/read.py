@@ -29,7 +29,7 @@ from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from geo.errors import BoundaryFileError
-from geo.settings import REPO_ROOT
+from geo.settings import JAKARTA_BOX, REPO_ROOT
 
 #: Output columns, in order.
 COLUMNS = [
@@ -46,9 +46,6 @@ COLUMNS = [
 #: DKI Jakarta's BPS province code: every kelurahan code starts with it.
 PROVINCE_CODE = "31"
 
-#: Generous lon/lat box around DKI Jakarta including Kepulauan Seribu: a file whose features
-#: fall outside it has a wrong CRS or is not Jakarta.
-JAKARTA_BOX = (105.9, -6.6, 107.3, -5.0)
 
 PLACEHOLDERS_CSV = REPO_ROOT / "data" / "placeholder_units.csv"
 CODE_CHANGES_CSV = REPO_ROOT / "data" / "kelurahan_code_changes.csv"

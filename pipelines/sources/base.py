@@ -19,6 +19,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import ClassVar, Protocol
 
+from geo.settings import JAKARTA_BOX
 from geo.taxonomy import UNMAPPED, Taxonomy, load_taxonomy
 from pipelines.redact import redact
 
@@ -31,11 +32,6 @@ RECEIVED, COORDINATED, IN_PROGRESS, COMPLETED = (
     "in_progress",
     "completed",
 )
-
-#: Generous box around DKI Jakarta (Kepulauan Seribu included): a swapped pair is repaired
-#: only when the swapped point falls in it; whether a point is really in Jakarta is decided
-#: later by PostGIS.
-JAKARTA_BOX = (105.9, -6.6, 107.3, -5.0)
 
 
 @dataclass(slots=True)
