@@ -15,12 +15,13 @@ from geo import db
 from geo.boundaries import boundary_status
 from geo.errors import PantauError
 from geo.settings import TIMEZONE, get_settings
+from pipelines import analytics_cli
 
 app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    help="Pantau pipelines: local PostGIS, migrations, boundaries, locating points.",
+    help="Pantau pipelines: local PostGIS, boundaries, ingest, marts and analytics.",
 )
 db_app = typer.Typer(
     no_args_is_help=True, help="The PostGIS server (project-local or DATABASE_URL)."
@@ -28,6 +29,8 @@ db_app = typer.Typer(
 boundaries_app = typer.Typer(no_args_is_help=True, help="Official administrative boundaries.")
 app.add_typer(db_app, name="db")
 app.add_typer(boundaries_app, name="boundaries")
+app.command("refresh")(analytics_cli.refresh_cmd)
+app.command("sla")(analytics_cli.sla_cmd)
 
 
 # -- db ----------------------------------------------------------------------------------------
@@ -260,6 +263,8 @@ def ingest_cmd(
         f"  outside Jakarta: {result.outside_area:,}; "
         f"duplicates in batch: {result.duplicates_in_batch:,}"
     )
+    if result.refresh_error:
+        typer.echo(f"warning: {result.refresh_error}", err=True)
     if as_json:
         typer.echo(json.dumps(result.as_dict(), ensure_ascii=False))
 

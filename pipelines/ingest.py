@@ -114,6 +114,23 @@ DELETE FROM {stage} AS s USING ranked AS r WHERE s.seq = r.seq AND r.rn > 1
 # against one INSERT .. ON CONFLICT DO UPDATE: the speculative insertion of ON CONFLICT costs
 # about a third more per new row (bench/README.md).
 _LOCK_REPORTS = "LOCK TABLE pantau.reports IN SHARE ROW EXCLUSIVE MODE"
+# Each statement queues the creation days it touched for `pipelines refresh` (the old day of an
+# updated report first: its marts rows must go even if its creation time changed).
+_QUEUE_OLD_DAYS = """
+INSERT INTO pantau.mart_dirty_days (day)
+SELECT DISTINCT (r.created_at AT TIME ZONE 'Asia/Jakarta')::date
+FROM {stage} AS s JOIN pantau.reports AS r
+  ON r.source = %(source)s AND r.source_id = s.source_id AND r.updated_at < s.updated_at
+ON CONFLICT DO NOTHING
+"""
+_QUEUE_DAYS = """
+WITH changed AS ({change} RETURNING r.created_at), queued AS (
+    INSERT INTO pantau.mart_dirty_days (day)
+    SELECT DISTINCT (created_at AT TIME ZONE 'Asia/Jakarta')::date FROM changed
+    ON CONFLICT DO NOTHING
+)
+SELECT count(*) FROM changed
+"""
 _UPDATE = """
 UPDATE pantau.reports AS r SET
     ticket_code = s.ticket_code, category = s.category, source_category = s.source_category,
@@ -127,7 +144,7 @@ FROM {stage} AS s LEFT JOIN {codes} AS c ON c.id = s.seq
 WHERE r.source = %(source)s AND r.source_id = s.source_id AND r.updated_at < s.updated_at
 """
 _INSERT = """
-INSERT INTO pantau.reports (
+INSERT INTO pantau.reports AS r (
     source, source_id, ticket_code, category, source_category, status, source_status,
     created_at, coordinated_at, completed_at, updated_at, agency, geom, h3_r12, area_code,
     kelurahan_code, kecamatan_code, kota_code, outside, photo_url, photo_done_url,
@@ -139,14 +156,18 @@ SELECT %(source)s, s.source_id, s.ticket_code, s.category, s.source_category, s.
        %(batch)s
 FROM {stage} AS s LEFT JOIN {codes} AS c ON c.id = s.seq
 WHERE NOT EXISTS (
-    SELECT FROM pantau.reports AS r WHERE r.source = %(source)s AND r.source_id = s.source_id)
+    SELECT FROM pantau.reports AS x WHERE x.source = %(source)s AND x.source_id = s.source_id)
 """
 #: The same merge within a batch: ``s`` is the newest copy, ``r.first_coordinated`` the earliest
 #: coordination time among the copies.
 _DEDUPE_MERGE = {
-    "jaki": "COALESCE(s.coordinated_at, r.first_coordinated)",
-    "qlue": "LEAST(s.coordinated_at, r.first_coordinated)",
+    "jaki": "COALESCE(s.coordinated_at, {kept})",
+    "qlue": "LEAST(s.coordinated_at, {kept})",
 }
+#: An earlier copy's coordination time is only kept when it is not before the surviving copy's
+#: creation time (a corrected creation time must not leave an impossible lifecycle behind).
+_KEPT_FIRST = "CASE WHEN r.first_coordinated >= s.created_at THEN r.first_coordinated END"
+_KEPT_STORED = "CASE WHEN r.coordinated_at >= s.created_at THEN r.coordinated_at END"
 _BACKFILL_COORDINATION = """
 UPDATE pantau.reports AS r SET coordinated_at = s.coordinated_at
 FROM {stage} AS s
@@ -157,8 +178,8 @@ WHERE r.source = 'qlue' AND r.source_id = s.source_id AND s.coordinated_at IS NO
 #: How an update merges the coordination time: JAKI's newest history is authoritative (unless
 #: it has none); Qlue keeps the earliest "process" time ever seen.
 _COORDINATED = {
-    "jaki": "COALESCE(s.coordinated_at, r.coordinated_at)",
-    "qlue": "LEAST(r.coordinated_at, s.coordinated_at)",
+    "jaki": "COALESCE(s.coordinated_at, {kept})",
+    "qlue": "LEAST({kept}, s.coordinated_at)",
 }
 
 
@@ -182,6 +203,7 @@ class IngestResult:
     notes: dict[str, int] = field(default_factory=dict)
     redacted: dict[str, int] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    refresh_error: str | None = None
 
     def lap(self, stage: str, since: float) -> float:
         """Record the seconds of ``stage`` since ``since``; return now."""
@@ -195,9 +217,19 @@ class IngestResult:
 
 
 def ingest(
-    source: str, paths: list[Path], *, url: str | None = None, progress: bool | None = None
+    source: str,
+    paths: list[Path],
+    *,
+    url: str | None = None,
+    progress: bool | None = None,
+    refresh_marts: bool = True,
 ) -> IngestResult:
-    """Ingest the files of ``source`` found in ``paths`` as one batch.
+    """Ingest the files of ``source`` found in ``paths`` as one batch, then refresh the marts.
+
+    The refresh (:mod:`pipelines.refresh`, the days this batch touched) runs after the batch
+    has committed: if it fails, the batch stays loaded and its days stay queued for the next
+    refresh. ``refresh_marts=False`` leaves them queued (the ingest benchmark measures the
+    ingest alone).
 
     Raises
     ------
@@ -230,6 +262,15 @@ def ingest(
         except BaseException:
             conn.rollback()
             raise
+        if refresh_marts:
+            from pipelines.refresh import refresh
+
+            clock = time.perf_counter()
+            try:
+                refresh(conn)
+            except PantauError as exc:  # the batch is in; its days stay queued
+                result.refresh_error = str(exc)
+            result.lap("refresh_marts", clock)
     result.seconds = round(time.perf_counter() - started, 3)
     return result
 
@@ -263,7 +304,7 @@ def _run_batch(conn: psycopg.Connection, adapter: Any, progress: bool | None) ->
     # and the spatial join would fall back to comparing every point with every polygon.
     index_points(conn, stage)
     if seen.repeated:
-        merge = sql.SQL(_DEDUPE_MERGE[source])
+        merge = sql.SQL(_DEDUPE_MERGE[source]).format(kept=sql.SQL(_KEPT_FIRST))
         dedupe = sql.SQL(_DEDUPE).format(stage=stage, merge=merge)
         deleted = conn.execute(dedupe, {"ids": sorted(seen.repeated)}).rowcount
         result.duplicates_in_batch = max(deleted, 0)
@@ -281,13 +322,15 @@ def _run_batch(conn: psycopg.Connection, adapter: Any, progress: bool | None) ->
     clock = result.lap("spatial_join", clock)
     params = {"source": source, "batch": result.batch_id}
     conn.execute(_LOCK_REPORTS)
-    coordinated = sql.SQL(_COORDINATED[source])
+    conn.execute(sql.SQL(_QUEUE_OLD_DAYS).format(stage=stage), params)
+    coordinated = sql.SQL(_COORDINATED[source]).format(kept=sql.SQL(_KEPT_STORED))
     update = sql.SQL(_UPDATE).format(stage=stage, codes=owners, coordinated=coordinated)
-    result.updated = max(conn.execute(update, params).rowcount, 0)
+    result.updated = _count_queued(conn, update, params)
     insert = sql.SQL(_INSERT).format(stage=stage, codes=owners)
-    result.inserted = max(conn.execute(insert, params).rowcount, 0)
+    result.inserted = _count_queued(conn, insert, params)
     if source == "qlue":  # an older "process" snapshot arriving late still tells when it began
-        backfilled = conn.execute(sql.SQL(_BACKFILL_COORDINATION).format(stage=stage)).rowcount
+        backfill = sql.SQL(_BACKFILL_COORDINATION).format(stage=stage)
+        backfilled = _count_queued(conn, backfill, params)
         if backfilled > 0:
             adapter.tally.notes["coordination_time_backfilled"] += backfilled
     clock = result.lap("upsert", clock)
@@ -300,6 +343,12 @@ def _run_batch(conn: psycopg.Connection, adapter: Any, progress: bool | None) ->
     conn.commit()
     result.lap("commit", clock)
     return result
+
+
+def _count_queued(conn: psycopg.Connection, change: sql.Composed, params: dict[str, Any]) -> int:
+    """Run an UPDATE/INSERT of reports, queue the days it touched, return its row count."""
+    row = conn.execute(sql.SQL(_QUEUE_DAYS).format(change=change), params).fetchone()
+    return int(row[0]) if row else 0
 
 
 def _copy_reports(

@@ -562,6 +562,35 @@ def test_newer_snapshot_updates_older_or_equal_does_not(url: str, tmp_path: Path
     assert scalar(url, "SELECT count(*) FROM pantau.reports") == 1
 
 
+def test_a_kept_coordination_time_never_precedes_a_corrected_creation_time(
+    url: str, tmp_path: Path
+) -> None:
+    """A newer copy without history keeps the stored coordination time only if it still fits."""
+    history = [
+        {"status": "Menunggu", "createdAt": "2024-03-01T01:00:00Z"},
+        {"status": "Disposisi", "createdAt": "2024-03-01T03:00:00Z"},
+    ]
+    first = jaki_report(
+        9, updatedAt="2024-03-01T03:00:00Z", tstatus={"name": "Disposisi"}, histories=history
+    )
+    ingest("jaki", [write_jsonl(tmp_path / "1.jsonl", [first])], url=url)
+    assert reports(url, "jaki")["9"]["coordinated_at"] == at(3)
+    moved = jaki_report(
+        9, createdAt="2024-03-01T05:00:00Z", updatedAt="2024-03-01T06:00:00Z",
+        tstatus={"name": "Disposisi"}, histories=None,
+    )  # fmt: skip
+    result = ingest("jaki", [write_jsonl(tmp_path / "2.jsonl", [moved])], url=url)
+    assert result.updated == 1
+    row = reports(url, "jaki")["9"]
+    assert (row["created_at"], row["coordinated_at"]) == (at(5), None)
+    later = jaki_report(
+        9, createdAt="2024-03-01T05:00:00Z", updatedAt="2024-03-01T07:00:00Z",
+        tstatus={"name": "Disposisi"}, histories=None,
+    )  # fmt: skip
+    ingest("jaki", [write_jsonl(tmp_path / "3.jsonl", [later])], url=url)
+    assert reports(url, "jaki")["9"]["coordinated_at"] is None
+
+
 def test_same_id_twice_in_one_batch_counts_once_and_the_newest_wins(
     url: str, tmp_path: Path
 ) -> None:
