@@ -58,3 +58,31 @@ def ingest_cmd(
     from bench.ingest import run
 
     run(reports=reports, seed=seed, as_json=as_json)
+
+
+@app.command("refresh")
+def refresh_cmd(
+    reports: Annotated[
+        int, typer.Option(help="Generated reports loaded (both sources).")
+    ] = 1_000_000,
+    seed: Annotated[int, typer.Option(help="Random seed of the generated feeds.")] = 7,
+    as_json: JsonOption = False,
+) -> None:
+    """One new day's incremental marts refresh against refresh --full, same run."""
+    from bench.analytics import run_refresh
+
+    run_refresh(reports=reports, seed=seed, as_json=as_json)
+
+
+@app.command("analytics")
+def analytics_cmd(
+    reports: Annotated[
+        int, typer.Option(help="Generated reports loaded (both sources).")
+    ] = 1_000_000,
+    seed: Annotated[int, typer.Option(help="Random seed of the generated feeds.")] = 7,
+    as_json: JsonOption = False,
+) -> None:
+    """Gi* (res 9), emerging hot spots (res 8, 104 weeks) and SLA (kelurahan x category)."""
+    from bench.analytics import run_analytics
+
+    run_analytics(reports=reports, seed=seed, as_json=as_json)

@@ -158,7 +158,7 @@ def sync_targets(conn: psycopg.Connection, targets: SlaTargets) -> None:
 
 # The facts of the period with their targets and their two states, judged at %(as_of)s.
 _STATES = """
-SELECT f.*, tg.coordinate_target, tg.complete_target,
+SELECT {columns}, tg.coordinate_target, tg.complete_target,
     CASE
         WHEN f.coordinate_h IS NOT NULL THEN
             CASE WHEN f.coordinate_h <= tg.coordinate_target THEN 'met' ELSE 'breached' END
@@ -175,11 +175,14 @@ SELECT f.*, tg.coordinate_target, tg.complete_target,
         ELSE 'open_within'
     END AS complete_state
 FROM api.sla_facts AS f
+CROSS JOIN (
+    SELECT coordinate_h AS coordinate_default, complete_h AS complete_default
+    FROM api.sla_targets WHERE category = '*'
+) AS d
+LEFT JOIN api.sla_targets AS c ON c.category = f.category
 CROSS JOIN LATERAL (
-    SELECT COALESCE(c.coordinate_h, d.coordinate_h) AS coordinate_target,
-           COALESCE(c.complete_h, d.complete_h) AS complete_target
-    FROM api.sla_targets AS d LEFT JOIN api.sla_targets AS c ON c.category = f.category
-    WHERE d.category = '*'
+    SELECT COALESCE(c.coordinate_h, d.coordinate_default) AS coordinate_target,
+           COALESCE(c.complete_h, d.complete_default) AS complete_target
 ) AS tg
 WHERE f.day >= %(start)s AND f.day <= %(end)s AND f.{code} IS NOT NULL
 """
@@ -251,7 +254,7 @@ def report_states(
 ) -> pd.DataFrame:
     """One row per report of the period: facts, targets and the two states."""
     code = _check_level(level, None)
-    query = sql.SQL(_STATES).format(code=code)
+    query = sql.SQL(_STATES).format(code=code, columns=sql.SQL("f.*"))
     return read_frame(conn, query, _params(period))
 
 
@@ -265,12 +268,18 @@ def sla_summary(
     """
     code = _check_level(level, by)
     by_col = sql.Identifier(by) if by else None
+    # Only the columns the aggregates need: a narrow sort stays in memory.
+    columns = sql.SQL(", ").join(
+        sql.SQL("f.{}").format(sql.Identifier(c))
+        for c in (f"{level}_code", "category", "week", "coordinate_h", "complete_h")
+    )
     query = sql.SQL(_SUMMARY).format(
-        states=sql.SQL(_STATES).format(code=code),
+        states=sql.SQL(_STATES).format(code=code, columns=columns),
         code=code,
         by_select=sql.SQL(", s.{} AS {}").format(by_col, by_col) if by_col else sql.SQL(""),
         by_group=sql.SQL(", s.{}").format(by_col) if by_col else sql.SQL(""),
     )
+    conn.execute("SET LOCAL work_mem = '64MB'")  # the percentiles sort a year of reports
     stats = read_frame(conn, query, _params(period))
     areas = read_frame(
         conn,
@@ -324,7 +333,7 @@ def overdue_backlog(conn: psycopg.Connection, period: Period, *, level: str) -> 
         FROM o GROUP BY o.code
         """
     ).format(
-        states=sql.SQL(_STATES).format(code=code),
+        states=sql.SQL(_STATES).format(code=code, columns=sql.SQL("f.*")),
         code=code,
         first=sql.Literal(AGE_BUCKETS[0][1]),
         below=sql.Identifier(f"< {AGE_BUCKETS[0][1]} hari"),

@@ -31,6 +31,9 @@ app.add_typer(db_app, name="db")
 app.add_typer(boundaries_app, name="boundaries")
 app.command("refresh")(analytics_cli.refresh_cmd)
 app.command("sla")(analytics_cli.sla_cmd)
+app.command("hotspots")(analytics_cli.hotspots_cmd)
+app.command("emerging")(analytics_cli.emerging_cmd)
+app.command("trends")(analytics_cli.trends_cmd)
 
 
 # -- db ----------------------------------------------------------------------------------------

@@ -141,6 +141,8 @@ def _rebuild(conn: psycopg.Connection) -> RefreshResult:
         )
     )
     counts = _insert_marts(conn, _ALL_REPORTS, _ALL_REPORTS, {})
+    for table in _MARTS:  # fresh statistics, or the planner takes a year of facts for 2,000 rows
+        conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier("pantau", table)))
     days = conn.execute("SELECT count(DISTINCT day) FROM pantau.mart_daily").fetchone()
     weeks = conn.execute("SELECT count(DISTINCT week) FROM pantau.mart_h3_weekly").fetchone()
     return RefreshResult(

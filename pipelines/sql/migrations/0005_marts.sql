@@ -42,7 +42,8 @@ CREATE TABLE pantau.mart_h3_weekly (
     category text     NOT NULL,
     source   text     NOT NULL,
     reports  integer  NOT NULL CHECK (reports > 0),
-    PRIMARY KEY (res, week, cell, category, source)
+    -- week first: a refresh deletes whole weeks, an analysis reads a range of weeks
+    PRIMARY KEY (week, res, cell, category, source)
 );
 
 -- One row per report: the facts the SLA needs (Pergub 128/2017). Hours are NULL while the
