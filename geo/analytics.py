@@ -387,8 +387,13 @@ def emerging_cells(
     k: int = 1,
     time_window: int = 1,
     filters: Filters | None = None,
+    fdr: bool = False,
 ) -> pd.DataFrame:
-    """Emerging hot spot patterns per study-area cell: ``cell, pattern, trend_z, trend_p, ...``."""
+    """Emerging hot spot patterns per study-area cell: ``cell, pattern, trend_z, trend_p, ...``.
+
+    ``fdr`` applies Benjamini-Hochberg over all bins before a bin counts as hot or cold (as
+    ArcGIS Pro does); it halves the "sporadic" patterns of sparse categories.
+    """
     from geo.emerging import emerging_hotspots
     from geo.hotspots import kring_weights
 
@@ -397,7 +402,7 @@ def emerging_cells(
     if len(steps) < 4:
         msg = f"Emerging hot spots need at least 4 {step}s of data, the period has {len(steps)}."
         raise PantauError(msg)
-    result = emerging_hotspots(cube, kring_weights(cells, k), time_window=time_window)
+    result = emerging_hotspots(cube, kring_weights(cells, k), time_window=time_window, fdr=fdr)
     frame = result.reset_index(drop=True)
     frame.insert(0, "cell", _cell_ids(cells))
     frame.insert(1, "reports", cube.sum(axis=0).astype("int64"))

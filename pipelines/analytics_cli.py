@@ -179,6 +179,9 @@ def emerging_cmd(
     end: EndOption = None,
     category: CategoryOption = None,
     source: SourceOption = None,
+    fdr: Annotated[
+        bool, typer.Option("--fdr", help="Benjamini-Hochberg over all bins (as ArcGIS Pro).")
+    ] = False,
 ) -> None:
     """Emerging hot spots: space-time Gi* and Mann-Kendall trends, ArcGIS pattern categories."""
     from geo.analytics import emerging_cells
@@ -187,7 +190,7 @@ def emerging_cmd(
     check_positive(k, "--k")
     filters = _filters(start, end, category, source)
     with db.connect(db.reader_url()) as conn:
-        frame = emerging_cells(conn, res=res, step=step.value, k=k, filters=filters)
+        frame = emerging_cells(conn, res=res, step=step.value, k=k, filters=filters, fdr=fdr)
         fmt = write_table(frame, out, conn=conn)
     patterns = frame["pattern"].value_counts()
     found = ", ".join(f"{n:,} {p}" for p, n in patterns.items() if p != "no pattern detected")
