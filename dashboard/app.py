@@ -20,22 +20,29 @@ if _REPO_ROOT not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from dashboard import data  # noqa: E402
+from dashboard import data, frame, sidebar  # noqa: E402
 from geo.errors import PantauError  # noqa: E402
 
 _PAGES_DIR = Path(__file__).resolve().parent / "app_pages"
 
+#: (file, title, icon, url path); the first is the default page at "/".
+PAGES = (
+    ("overview.py", "Ringkasan", ":material/dashboard:", ""),
+    ("hotspots.py", "Titik panas", ":material/local_fire_department:", "hotspots"),
+    ("trends.py", "Tren", ":material/show_chart:", "trends"),
+    ("sla.py", "SLA", ":material/timer:", "sla"),
+    ("area.py", "Profil wilayah", ":material/location_city:", "area"),
+    ("export.py", "Ekspor", ":material/download:", "export"),
+)
+
 
 def pages() -> list[st.Page]:
-    """Every page of the app, in menu order; the first is the default (URL ``/``)."""
+    """Every page of the app, in menu order, with stable URL paths."""
     return [
-        st.Page(
-            _PAGES_DIR / "overview.py",
-            title="Ringkasan wilayah",
-            icon=":material/map:",
-            default=True,
-        ),
-    ]
+        st.Page(_PAGES_DIR / file, title=title, icon=icon, url_path=path or None,
+                default=not path)
+        for file, title, icon, path in PAGES
+    ]  # fmt: skip
 
 
 def show_frame_header() -> None:
@@ -46,11 +53,7 @@ def show_frame_header() -> None:
 
 
 def show_frame_footer() -> None:
-    """Data attribution under the menu, once the page has shown data.
-
-    Runs after the page; a page that stopped (database down, nothing loaded) shows no data,
-    so it needs no attribution. The status comes from the cache the page just filled.
-    """
+    """Data attribution under the menu, once the page has shown data."""
     try:
         status = data.boundary_status()
     except PantauError:
@@ -61,8 +64,24 @@ def show_frame_footer() -> None:
 
 
 # An emoji, not a ":material/...:" icon: the favicon would be fetched from Google's servers.
-st.set_page_config(page_title="Pantau", page_icon="🗺️", layout="wide")
-page = st.navigation(pages())
-show_frame_header()
-page.run()
-show_frame_footer()
+WALL = st.query_params.get("mode") == "wall"
+st.set_page_config(
+    page_title="Pantau",
+    page_icon="🗺️",
+    layout="wide",
+    initial_sidebar_state="collapsed" if WALL else "auto",
+)
+if WALL:
+    page = st.navigation(
+        [st.Page(_PAGES_DIR / "wall.py", title="Ruang pantau", default=True)],
+        position="hidden",
+    )
+    if frame.prepare(wall=True):
+        page.run()
+else:
+    page = st.navigation(pages())
+    show_frame_header()
+    if frame.prepare():
+        page.run()
+        sidebar.publish()
+        show_frame_footer()

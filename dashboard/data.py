@@ -34,7 +34,9 @@ import psycopg
 import streamlit as st
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from geo import boundaries, db
+from geo import analytics as analytics_mod
+from geo import boundaries, db, sla
+from geo.analytics import Filters
 from geo.errors import DatabaseUnavailableError, PantauError
 
 #: How long counts and provenance are reused before asking the database again.
@@ -212,3 +214,174 @@ def _kota_summary(
             "area_km2": kota["area_km2"].astype(float).to_numpy(),
         }
     ).sort_values("code", ignore_index=True)
+
+
+# -- analytics ---------------------------------------------------------------------------------
+#: Analytics are recomputed at most this often; new data (a refresh) changes the cache key.
+ANALYTICS_TTL = timedelta(minutes=10)
+#: Bounded, so a wall screen cycling through views for days keeps a flat memory.
+ANALYTICS_MAX_ENTRIES = 128
+
+
+def filters_key(filters: Filters) -> tuple[Any, ...]:
+    """A plain, hashable form of the filters for cache keys."""
+    return (filters.start, filters.end, filters.categories, filters.sources, filters.statuses)
+
+
+def data_version() -> tuple[Any, ...]:
+    """What identifies the data: the latest marts refresh (changes when new data arrives)."""
+    return _data_version(reader_url())
+
+
+def analytics(name: str, filters: Filters | None = None, **kwargs: Any) -> Any:
+    """Run the ``geo`` analytics function ``name`` through the cache.
+
+    ``name`` is one of :data:`ANALYTICS`; ``kwargs`` must be hashable values. The result is
+    cached per (URL, data version, function, filters, arguments).
+
+    Raises
+    ------
+    PantauError
+        When the database cannot be reached or the arguments are refused.
+    """
+    if name not in ANALYTICS:
+        msg = f"Unknown analytics function {name!r}"
+        raise ValueError(msg)
+    key = filters_key(filters) if filters is not None else None
+    return _analytics(reader_url(), data_version(), name, key, tuple(sorted(kwargs.items())))
+
+
+def _run(
+    name: str, conn: psycopg.Connection, filters: Filters | None, kwargs: dict[str, Any]
+) -> Any:
+    fn = ANALYTICS[name]
+    if filters is not None:
+        kwargs = {**kwargs, "filters": filters}
+    return fn(conn, **kwargs)
+
+
+def _sla_summary(conn: psycopg.Connection, *, filters: Filters, level: str, by: str | None) -> Any:
+    period = sla.resolve_period(conn, filters.start, filters.end)
+    return sla.sla_summary(conn, period, level=level, by=by)
+
+
+def _overdue_backlog(conn: psycopg.Connection, *, filters: Filters, level: str) -> Any:
+    period = sla.resolve_period(conn, filters.start, filters.end)
+    return sla.overdue_backlog(conn, period, level=level)
+
+
+def _data_range(conn: psycopg.Connection) -> dict[str, Any]:
+    row = conn.execute(
+        "SELECT min(day), max(day), sum(reports) FROM api.daily_counts"
+    ).fetchone() or (None, None, None)
+    up_to = conn.execute(
+        "SELECT data_up_to, refreshed_at FROM api.mart_refreshes ORDER BY refresh_id DESC LIMIT 1"
+    ).fetchone() or (None, None)
+    ingest = conn.execute(
+        "SELECT max(finished_at) FROM api.ingest_runs WHERE status = 'succeeded'"
+    ).fetchone() or (None,)
+    return {
+        "first_day": row[0],
+        "last_day": row[1],
+        "reports": int(row[2] or 0),
+        "data_up_to": up_to[0],
+        "refreshed_at": up_to[1],
+        "last_ingest": ingest[0],
+    }
+
+
+ANALYTICS: dict[str, Any] = {
+    "hotspot_cells": analytics_mod.hotspot_cells,
+    "hotspot_areas": analytics_mod.hotspot_areas,
+    "emerging_cells": analytics_mod.emerging_cells,
+    "trend_table": analytics_mod.trend_table,
+    "area_counts": lambda conn, filters, level: analytics_mod.area_counts(conn, level, filters),
+    "sla_summary": _sla_summary,
+    "overdue_backlog": _overdue_backlog,
+    "data_range": lambda conn: _data_range(conn),
+    "cell_categories": analytics_mod.cell_categories,
+    "area_reports": analytics_mod.area_reports,
+}
+
+
+@st.cache_data(ttl=STATUS_TTL, show_spinner=False)
+def _data_version(url: str) -> tuple[Any, ...]:
+    with _connection(url) as conn:
+        row = conn.execute(
+            "SELECT max(refresh_id), max(refreshed_at) FROM api.mart_refreshes"
+        ).fetchone()
+    return tuple(row) if row else (None, None)
+
+
+@st.cache_data(ttl=ANALYTICS_TTL, max_entries=ANALYTICS_MAX_ENTRIES, show_spinner="Menghitung…")
+def _analytics(
+    url: str,
+    version: tuple[Any, ...],
+    name: str,
+    filters: tuple[Any, ...] | None,
+    kwargs: tuple[tuple[str, Any], ...],
+) -> Any:
+    del version  # cache key only
+    rebuilt = Filters(*filters) if filters is not None else None
+    with _connection(url) as conn:
+        return _run(name, conn, rebuilt, dict(kwargs))
+
+
+def area_list() -> pd.DataFrame:
+    """Every area without geometry: ``code, level, name, parent_code, is_placeholder, area_km2``."""
+    return _area_list(reader_url(), data_version())
+
+
+@st.cache_data(ttl=AREAS_TTL, show_spinner=False)
+def _area_list(url: str, version: tuple[Any, ...]) -> pd.DataFrame:
+    del version
+    with _connection(url) as conn:
+        return db.read_frame(
+            conn,
+            "SELECT code, level, name, parent_code, is_placeholder, area_km2, kota_code, "
+            "kecamatan_code FROM api.admin_areas ORDER BY code",
+        )
+
+
+def overview(name: str, filters: Filters, *, area: str | None, **kwargs: Any) -> Any:
+    """Run the :mod:`geo.overview` function ``name`` for the scope ``area`` through the cache."""
+    if name not in OVERVIEW:
+        msg = f"Unknown overview function {name!r}"
+        raise ValueError(msg)
+    return _overview(
+        reader_url(),
+        data_version(),
+        name,
+        filters_key(filters),
+        area,
+        tuple(sorted(kwargs.items())),
+    )
+
+
+OVERVIEW = ("kpis_with_change", "subarea_measures", "top_categories", "daily_trend", "area_rank")
+
+
+@st.cache_data(ttl=ANALYTICS_TTL, max_entries=ANALYTICS_MAX_ENTRIES, show_spinner="Menghitung…")
+def _overview(
+    url: str,
+    version: tuple[Any, ...],
+    name: str,
+    filters: tuple[Any, ...],
+    area: str | None,
+    kwargs: tuple[tuple[str, Any], ...],
+) -> Any:
+    del version  # cache key only
+    from geo import overview as overview_mod
+
+    with _connection(url) as conn:
+        fn = getattr(overview_mod, name)
+        if name == "area_rank":
+            return fn(conn, Filters(*filters), area, **dict(kwargs))
+        return fn(conn, Filters(*filters), overview_mod.Scope(area=area), **dict(kwargs))
+
+
+@contextmanager
+def writer_free_connection() -> Iterator[psycopg.Connection]:
+    """A pooled read-only connection for work that is not cached (static map rendering)."""
+    with _connection(reader_url()) as conn:
+        yield conn

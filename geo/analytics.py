@@ -475,3 +475,48 @@ def trend_table(
     columns = ["period", "code", "name", "category", "reports", "baseline", "p", "p_fdr", "anomaly"]
     result["period"] = pd.to_datetime(result["period"]).dt.date
     return result[columns].sort_values(["code", "category", "period"]).reset_index(drop=True)
+
+
+# -- details for the dashboard ----------------------------------------------------------------
+_CELL_CATEGORIES = """
+SELECT category, count(*) AS reports
+FROM api.reports
+WHERE api.h3_cell_to_parent(h3_r12, %(res)s) = %(cell)s AND {filters}
+  AND (%(statuses)s::text[] IS NULL OR status = ANY(%(statuses)s))
+  AND (%(t0)s::timestamptz IS NULL OR created_at >= %(t0)s)
+  AND (%(t1)s::timestamptz IS NULL OR created_at < %(t1)s)
+GROUP BY category ORDER BY reports DESC, category
+"""
+#: The fields of a single report a map may show: no text, no photo, no ticket, the time to
+#: the day. Locations are already public in the apps; the person behind a report is not.
+_AREA_REPORTS = """
+SELECT round(lat::numeric, 5)::float8 AS lat, round(lng::numeric, 5)::float8 AS lng,
+       category, status, source, (created_at AT TIME ZONE 'Asia/Jakarta')::date AS day
+FROM api.reports
+WHERE kelurahan_code = %(code)s AND {filters}
+  AND (%(statuses)s::text[] IS NULL OR status = ANY(%(statuses)s))
+  AND (%(t0)s::timestamptz IS NULL OR created_at >= %(t0)s)
+  AND (%(t1)s::timestamptz IS NULL OR created_at < %(t1)s)
+ORDER BY created_at DESC
+LIMIT %(limit)s
+"""
+
+
+def cell_categories(conn: psycopg.Connection, *, cell: str, filters: Filters) -> pd.DataFrame:
+    """Reports per category inside one H3 cell (hex id) for the filters: ``category, reports``."""
+    try:
+        cell_int = h3.str_to_int(cell)
+    except (ValueError, TypeError, h3.H3BaseException) as exc:
+        msg = f"Not an H3 cell: {cell!r}"
+        raise PantauError(msg) from exc
+    res = h3.get_resolution(cell)
+    params = {**filters.params(), "cell": cell_int, "res": res}
+    return read_frame(conn, _query(_CELL_CATEGORIES), params)
+
+
+def area_reports(
+    conn: psycopg.Connection, *, code: str, filters: Filters, limit: int = 2000
+) -> pd.DataFrame:
+    """The latest ``limit`` reports of one kelurahan, privacy-safe fields only."""
+    params = {**filters.params(), "code": code, "limit": limit}
+    return read_frame(conn, _query(_AREA_REPORTS), params)

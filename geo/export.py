@@ -78,3 +78,33 @@ def write_table(frame: pd.DataFrame, path: Path, *, conn: psycopg.Connection | N
         path.unlink()  # a GeoPackage would otherwise gain a second layer
     out.to_file(path, driver=fmt, layer=path.stem if fmt == "GPKG" else None)
     return fmt
+
+
+def table_bytes(
+    frame: pd.DataFrame, fmt: str, *, geometry: Sequence[object] | None = None
+) -> bytes:
+    """``frame`` as the bytes of a CSV, GeoJSON or GPKG file (for downloads).
+
+    ``geometry`` (lng/lat shapes in the frame's row order) is required for the spatial formats.
+    """
+    import tempfile
+
+    suffix = {"CSV": ".csv", "GeoJSON": ".geojson", "GPKG": ".gpkg"}.get(fmt)
+    if suffix is None:
+        msg = f"Unknown format {fmt!r}: use CSV, GeoJSON or GPKG."
+        raise PantauError(msg)
+    if fmt == "CSV":
+        return frame.to_csv(index=False).encode("utf-8")
+    if geometry is None:
+        msg = "A spatial export needs the geometry of every row."
+        raise PantauError(msg)
+    out = gpd.GeoDataFrame(frame.copy(), geometry=list(geometry), crs="EPSG:4326")
+    for column in out.columns:
+        if column != "geometry" and (
+            pd.api.types.is_datetime64_any_dtype(out[column]) or out[column].dtype == object
+        ):
+            out[column] = out[column].astype(str)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"pantau{suffix}"
+        out.to_file(path, driver=fmt, layer="pantau" if fmt == "GPKG" else None)
+        return path.read_bytes()

@@ -1,126 +1,123 @@
-"""Ringkasan wilayah: what boundaries are loaded, on a map and per kota.
+"""Ringkasan: KPIs against the previous period, a choropleth of the scope's sub-areas, top
+categories and the trend.
 
-Layout only: data comes from :mod:`dashboard.data`, map layers and Indonesian formatting from
-:mod:`dashboard.components`. Three states: database unreachable (banner, retried), no
-boundaries loaded (how to load them), and the overview itself.
+Layout only; the numbers are :mod:`geo.overview` (same definitions as the SLA command).
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Any
-
-import pandas as pd
+import altair as alt
 import streamlit as st
 
-from dashboard import data
-from dashboard.components import format_count, format_decimal, format_wib, layers
+from dashboard import data, frame
+from dashboard.components import format_decimal
+from dashboard.components.hexmap import (
+    AREA_LAYER_ID,
+    AREA_TOOLTIP,
+    area_layer,
+    class_breaks,
+    deck,
+    sequential_colours,
+    view_of,
+)
+from dashboard.components.labels import LEVEL_LABELS
+from dashboard.components.layers import kota_outline_layer, legend_html
+from dashboard.sidebar import choice
+from dashboard.widgets import show_kpis
 from geo.errors import PantauError
 
-#: While the database is down, the page checks again this often on its own.
-RETRY_EVERY = timedelta(seconds=30)
-_WAS_DOWN = "overview_database_was_down"
+MEASURES = {
+    "reports": ("Jumlah laporan", "laporan"),
+    "reports_per_km2": ("Laporan per km²", "laporan per km² luas wilayah"),
+    "within_complete_pct": ("% selesai ≤ 7 hari", "% laporan selesai dalam 7 hari"),
+}
+state, filters, info = frame.current()
+st.header(f"Ringkasan — {frame.scope_title(state, info)}", anchor=False)
+st.caption(
+    f"Laporan dibuat {state.start:%d/%m/%Y} – {state.end:%d/%m/%Y} (WIB); perubahan "
+    "dibandingkan periode sebelumnya dengan panjang yang sama."
+)
+try:
+    kpis = data.overview("kpis_with_change", filters, area=state.area)
+    subareas = data.overview("subarea_measures", filters, area=state.area)
+    categories = data.overview("top_categories", filters, area=state.area, n=8)
+    trend = data.overview("daily_trend", filters, area=state.area, freq="week")
+except PantauError as exc:
+    st.warning(f"Ringkasan tidak dapat dihitung: {exc}")
+    st.stop()
+if int(kpis.loc["reports", "current"] or 0) == 0:
+    frame.no_data()
+    st.stop()
+show_kpis(kpis)
 
-
-@st.fragment(run_every=RETRY_EVERY)
-def boundary_status_or_banner() -> dict[str, Any] | None:
-    """The boundary status, or None after drawing the "database unreachable" banner.
-
-    A fragment, so the banner re-checks every :data:`RETRY_EVERY` (and on "Coba lagi")
-    without redrawing the page, and reloads the whole page once the database is back.
-    """
-    try:
-        status = data.boundary_status()
-    except PantauError as exc:
-        st.session_state[_WAS_DOWN] = True
-        st.error(
-            "**Basis data tidak dapat dihubungi.** Halaman ini mencoba lagi setiap "
-            f"{int(RETRY_EVERY.total_seconds())} detik.\n\nPenyebab: `{exc}`",
-            icon=":material/cloud_off:",
+left, right = st.columns([3, 2])
+with left:
+    measure = choice(
+        st,
+        "segmented_control",
+        "Ukuran peta",
+        "measure",
+        list(MEASURES),
+        {m: label for m, (label, _) in MEASURES.items()},
+    )
+    level = subareas.attrs.get("level", "kota")
+    loaded_at = data.boundary_status()["loaded_at"]
+    shapes = data.areas(level, loaded_at=loaded_at)
+    shapes = shapes[shapes["code"].isin(subareas["code"])]
+    values = dict(zip(subareas["code"], subareas[measure], strict=True))
+    breaks = class_breaks(list(values.values()))
+    colours = dict(zip(values, sequential_colours(list(values.values()), breaks), strict=True))
+    unit = MEASURES[measure][1]
+    labels = {
+        c: f"{format_decimal(v, 1 if measure != 'reports' else 0)} {unit}"
+        for c, v in values.items()
+    }
+    layers = [area_layer(shapes, values, colours, labels)]
+    if level != "kota":
+        layers.append(kota_outline_layer(data.areas("kota", loaded_at=loaded_at)))
+    view = view_of(tuple(shapes.total_bounds)) if state.area else None
+    event = st.pydeck_chart(
+        deck(layers, tooltip=AREA_TOOLTIP, view=view),
+        height=460,
+        on_select="rerun",
+        selection_mode="single-object",
+        key="choropleth",
+    )
+    legend = [
+        (f"≤ {format_decimal(b, 1 if measure != 'reports' else 0)}", c)
+        for b, c in zip(breaks, sequential_colours(breaks, breaks), strict=True)
+    ]
+    st.html(legend_html(legend))
+    st.caption(f"{LEVEL_LABELS[level]} di cakupan ini, diwarnai menurut: {unit}.")
+    picked = (event.selection or {}).get("objects", {}).get(AREA_LAYER_ID, []) if event else []
+    if picked and picked[0].get("code") and picked[0]["code"] != state.area:
+        st.button(
+            f"Buka {picked[0].get('name', picked[0]['code'])}",
+            icon=":material/zoom_in:",
+            on_click=st.session_state.update,
+            kwargs={"area": picked[0]["code"]},
         )
-        st.button("Coba lagi", icon=":material/refresh:", key="overview_retry")
-        return None
-    if st.session_state.pop(_WAS_DOWN, False):
-        st.rerun(scope="app")
-    return status
-
-
-def show_empty_state() -> None:
-    """No boundary set loaded yet: say how to load one."""
-    st.info(
-        "**Belum ada batas wilayah yang dimuat.** Jalankan perintah berikut dari folder "
-        "proyek, lalu muat ulang halaman ini:\n\n"
-        "```bash\npython -m pipelines boundaries load\n```",
-        icon=":material/info:",
+with right:
+    st.subheader("Kategori teratas", anchor=False)
+    bars = (
+        alt.Chart(categories)
+        .mark_bar(color="#0072B2")
+        .encode(
+            x=alt.X("reports:Q", title="Laporan"),
+            y=alt.Y("label:N", title=None, sort="-x"),
+            tooltip=[
+                alt.Tooltip("label:N", title="Kategori"),
+                alt.Tooltip("reports:Q", title="Laporan"),
+            ],
+        )
+        .properties(height=300)
     )
-
-
-def show_counts(status: dict[str, Any]) -> None:
-    """One metric per level, as loaded."""
-    columns = st.columns(4)
-    columns[0].metric("Kota/kabupaten", format_count(status["kota"]), border=True)
-    columns[1].metric("Kecamatan", format_count(status["kecamatan"]), border=True)
-    columns[2].metric("Kelurahan", format_count(status["kelurahan"]), border=True)
-    columns[3].metric(
-        "Unit placeholder",
-        format_count(status["placeholder"]),
-        help="Poligon BPS berkode …888 (misalnya danau) yang bukan kelurahan; "
-        "abu-abu bergaris putus-putus di peta.",
-        border=True,
+    st.altair_chart(bars, use_container_width=True)
+    st.subheader("Laporan per minggu", anchor=False)
+    line = (
+        alt.Chart(trend)
+        .mark_area(line=True, opacity=0.3, color="#0072B2")
+        .encode(x=alt.X("period:T", title=None), y=alt.Y("reports:Q", title="Laporan"))
+        .properties(height=180)
     )
-
-
-def show_map(loaded_at: str | None) -> None:
-    """Every kelurahan coloured by kota, with a legend."""
-    kota = data.areas("kota", loaded_at=loaded_at)
-    deck = layers.overview_deck(
-        data.areas("kelurahan", loaded_at=loaded_at),
-        data.areas("kecamatan", loaded_at=loaded_at),
-        kota,
-    )
-    st.pydeck_chart(deck, height=560, alt="Peta kelurahan DKI Jakarta, diwarnai per kota")
-    st.html(layers.legend_html(layers.legend_entries(kota)))
-
-
-def show_kota_table(loaded_at: str | None) -> None:
-    """Per kota: code, counts, area (Indonesian number format)."""
-    summary = data.kota_summary(loaded_at=loaded_at)
-    table = pd.DataFrame(
-        {
-            "Kota/kabupaten": summary["name"],
-            "Kode BPS": summary["code"],
-            "Kecamatan": summary["kecamatan"].map(format_count),
-            "Kelurahan": summary["kelurahan"].map(format_count),
-            "Luas (km²)": summary["area_km2"].map(format_decimal),
-        }
-    )
-    right = st.column_config.TextColumn(alignment="right")
-    st.dataframe(
-        table,
-        hide_index=True,
-        column_config={"Kecamatan": right, "Kelurahan": right, "Luas (km²)": right},
-    )
-
-
-def show_attribution(status: dict[str, Any]) -> None:
-    """Who made the boundaries, under which licence, and when they were loaded (WIB)."""
-    st.caption(
-        f"Batas wilayah: {status['attribution'] or status['source']} — {status['licence']}. "
-        f"Sumber {status['source']}, berkas {status['file']}, "
-        f"dimuat {format_wib(status['loaded_at'])}."
-    )
-
-
-st.header("Ringkasan wilayah", anchor=False)
-status = boundary_status_or_banner()
-if status is None:
-    st.stop()
-if not status["source"] or not status["kelurahan"]:
-    show_empty_state()
-    st.stop()
-
-show_counts(status)
-show_map(status["loaded_at"])
-st.subheader("Per kota", anchor=False)
-show_kota_table(status["loaded_at"])
-show_attribution(status)
+    st.altair_chart(line, use_container_width=True)

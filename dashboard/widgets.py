@@ -1,0 +1,56 @@
+"""Streamlit pieces shared by several pages (the pages stay layout only)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.components import format_count, format_decimal
+
+KPI_LABELS = {
+    "reports": ("Laporan", "count"),
+    "completed_share": ("Selesai", "pct"),
+    "median_coordinate_h": ("Median jam ke koordinasi", "hours"),
+    "p90_coordinate_h": ("P90 jam ke koordinasi", "hours"),
+    "within_coordinate_pct": ("Koordinasi ≤ 6 jam", "pct"),
+    "median_complete_h": ("Median jam ke selesai", "hours"),
+    "p90_complete_h": ("P90 jam ke selesai", "hours"),
+    "within_complete_pct": ("Selesai ≤ 7 hari", "pct"),
+    "open_overdue": ("Terbuka lewat batas", "count"),
+}
+#: For these a rise is bad: Streamlit shows the delta in red.
+RISE_IS_BAD = {"median_coordinate_h", "p90_coordinate_h", "median_complete_h", "p90_complete_h",
+               "open_overdue"}  # fmt: skip
+
+
+def formatted(value: float | None, kind: str) -> str:
+    """A KPI value for display."""
+    if value is None or pd.isna(value):
+        return "–"
+    if kind == "count":
+        return format_count(int(value))
+    if kind == "pct":
+        return f"{format_decimal(float(value), 1)} %"
+    return f"{format_decimal(float(value), 1)} jam"
+
+
+def show_kpis(kpis: pd.DataFrame) -> None:
+    """One metric per KPI, with the change against the previous period of the same length."""
+    columns = st.columns(5)
+    for i, (key, (label, kind)) in enumerate(KPI_LABELS.items()):
+        if key not in kpis.index:
+            continue
+        row = kpis.loc[key]
+        change = row.get("change")
+        delta = None
+        if change is not None and not pd.isna(change):
+            delta = formatted(change, kind if kind != "count" else "count")
+            if kind == "count" and change > 0:
+                delta = "+" + delta
+        columns[i % 5].metric(
+            label,
+            formatted(row["current"], kind),
+            delta=delta,
+            delta_color="inverse" if key in RISE_IS_BAD else "normal",
+            border=True,
+        )
