@@ -55,6 +55,8 @@ SUMMARY_COLUMNS = [
     "within_complete_pct",
     "open_overdue",
 ]
+#: A target longer than ten years is a typo (and ``inf`` would overflow PostgreSQL intervals).
+MAX_TARGET_HOURS = 87_600
 #: Age buckets of the open overdue backlog (days since the report was created).
 AGE_BUCKETS = (("7-14 hari", 7, 14), ("14-30 hari", 14, 30), ("30-90 hari", 30, 90))
 
@@ -102,7 +104,11 @@ def load_targets(path: Path | None = None) -> SlaTargets:
     complete = _hours(default, "complete_hours", path, "default", required=True)
     known = load_taxonomy().categories
     overrides: dict[str, dict[str, float]] = {}
-    for category, table in (data.get("category") or {}).items():
+    categories = data.get("category", {})
+    if not isinstance(categories, dict):
+        msg = f"{path}: category must be tables such as [category.sampah], not {categories!r}."
+        raise SlaConfigError(msg)
+    for category, table in categories.items():
         if category not in known:
             msg = (
                 f"{path}: [category.{category}] is not a canonical category "
@@ -139,8 +145,15 @@ def _hours(
             msg = f"{path}: [{where}] needs {key}."
             raise SlaConfigError(msg)
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        msg = f"{path}: [{where}] {key} must be a positive number of hours, not {value!r}."
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not 0 < value <= MAX_TARGET_HOURS
+    ):
+        msg = (
+            f"{path}: [{where}] {key} must be a number of hours above 0 and at most "
+            f"{MAX_TARGET_HOURS:,} (ten years), not {value!r}."
+        )
         raise SlaConfigError(msg)
     return float(value)
 
