@@ -15,7 +15,7 @@ from geo import db
 from geo.boundaries import boundary_status
 from geo.errors import PantauError
 from geo.settings import TIMEZONE, get_settings
-from pipelines import analytics_cli
+from pipelines import analytics_cli, export_cli
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -34,6 +34,7 @@ app.command("sla")(analytics_cli.sla_cmd)
 app.command("hotspots")(analytics_cli.hotspots_cmd)
 app.command("emerging")(analytics_cli.emerging_cmd)
 app.command("trends")(analytics_cli.trends_cmd)
+app.add_typer(export_cli.export_app, name="export")
 
 
 # -- db ----------------------------------------------------------------------------------------
