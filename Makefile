@@ -4,9 +4,13 @@ VENV  := .venv
 PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT  ?= 8501
+# The demo's generated feeds: two years of realistic JAKI and Qlue reports (seed 7).
+DEMO_FEEDS ?= .cache/demo/feeds-2023-2024-seed7
+DEMO_START ?= 2023-01-01
+DEMO_END   ?= 2024-12-31
 
 .DEFAULT_GOAL := help
-.PHONY: help venv db-up db-down migrate boundaries demo serve test lint bench
+.PHONY: help venv db-up db-down migrate boundaries demo-data demo serve test lint bench
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -29,7 +33,14 @@ migrate: db-up ## Apply the SQL migrations
 boundaries: migrate ## Load the official BPS 2020 kelurahan boundaries
 	$(PY) -m pipelines boundaries load
 
-demo: boundaries ## Everything from nothing to the dashboard on http://localhost:8501
+$(DEMO_FEEDS)/manifest.json: | venv
+	$(PY) -m pipelines simulate --start $(DEMO_START) --end $(DEMO_END) --seed 7 --out $(DEMO_FEEDS)
+
+demo-data: boundaries $(DEMO_FEEDS)/manifest.json ## Generate two years of feeds and ingest them (marts refreshed)
+	$(PY) -m pipelines ingest --source jaki $(DEMO_FEEDS)/jaki
+	$(PY) -m pipelines ingest --source qlue $(DEMO_FEEDS)/qlue
+
+demo: demo-data ## Everything from nothing to the dashboard on http://localhost:8501
 	$(MAKE) serve
 
 serve: venv ## Serve the dashboard (no set-up)

@@ -86,3 +86,17 @@ def analytics_cmd(
     from bench.analytics import run_analytics
 
     run_analytics(reports=reports, seed=seed, as_json=as_json)
+
+
+@app.command("dashboard")
+def dashboard_cmd(
+    reports: Annotated[
+        int, typer.Option(help="Generated reports loaded (both sources).")
+    ] = 1_000_000,
+    seed: Annotated[int, typer.Option(help="Random seed of the generated feeds.")] = 7,
+    as_json: JsonOption = False,
+) -> None:
+    """Server time per dashboard page (cold and warm) and bytes sent, on 1,000,000 reports."""
+    from bench.dashboard import run
+
+    run(reports=reports, seed=seed, as_json=as_json)

@@ -44,15 +44,41 @@ def _banner(reason: str) -> None:
 
 
 def prepare(*, wall: bool = False) -> bool:
-    """Draw the filters and keep the view for the page; False (banner shown) if no database."""
+    """Draw the filters and keep the view for the page; False when there is nothing to show.
+
+    Three states stop here: the database is unreachable (banner, retried on its own), no
+    boundaries are loaded, no report has been ingested yet (each says what to run).
+    """
     try:
-        st.session_state[_VIEW] = view_state(wall=wall)
+        status = data.boundary_status()
+        if not status["source"] or not status["kelurahan"]:
+            _empty(
+                "**Belum ada batas wilayah yang dimuat.** Jalankan perintah berikut dari folder "
+                "proyek, lalu muat ulang halaman ini:\n\n"
+                "```bash\npython -m pipelines boundaries load\n```"
+            )
+            return False
+        view = view_state(wall=wall)
     except PantauError as exc:
         st.session_state[_WAS_DOWN] = True
         st.session_state.pop(_VIEW, None)
         _banner(str(exc))
         return False
+    if not view[2]["reports"]:
+        _empty(
+            "**Belum ada laporan.** Muat umpan JAKI dan Qlue (atau data demo: `make demo-data`), "
+            "lalu muat ulang halaman ini:\n\n"
+            "```bash\npython -m pipelines ingest --source jaki FOLDER\n"
+            "python -m pipelines ingest --source qlue FOLDER\n```"
+        )
+        return False
+    st.session_state[_VIEW] = view
     return True
+
+
+def _empty(message: str) -> None:
+    st.session_state.pop(_VIEW, None)
+    st.info(message, icon=":material/info:")
 
 
 def current() -> tuple[ViewState, Filters, dict[str, Any]]:

@@ -9,7 +9,7 @@ from dashboard.components import format_count, format_decimal
 
 KPI_LABELS = {
     "reports": ("Laporan", "count"),
-    "completed_share": ("Selesai", "pct"),
+    "completed_share": ("Sudah selesai", "fraction"),
     "median_coordinate_h": ("Median jam ke koordinasi", "hours"),
     "p90_coordinate_h": ("P90 jam ke koordinasi", "hours"),
     "within_coordinate_pct": ("Koordinasi ≤ 6 jam", "pct"),
@@ -19,8 +19,13 @@ KPI_LABELS = {
     "open_overdue": ("Terbuka lewat batas", "count"),
 }
 #: For these a rise is bad: Streamlit shows the delta in red.
-RISE_IS_BAD = {"median_coordinate_h", "p90_coordinate_h", "median_complete_h", "p90_complete_h",
-               "open_overdue"}  # fmt: skip
+RISE_IS_BAD = {
+    "median_coordinate_h",
+    "p90_coordinate_h",
+    "median_complete_h",
+    "p90_complete_h",
+    "open_overdue",
+}
 
 
 def formatted(value: float | None, kind: str) -> str:
@@ -29,6 +34,8 @@ def formatted(value: float | None, kind: str) -> str:
         return "–"
     if kind == "count":
         return format_count(int(value))
+    if kind == "fraction":  # a share 0..1 shown in percent
+        return f"{format_decimal(float(value) * 100, 1)} %"
     if kind == "pct":
         return f"{format_decimal(float(value), 1)} %"
     return f"{format_decimal(float(value), 1)} jam"
@@ -44,8 +51,10 @@ def show_kpis(kpis: pd.DataFrame) -> None:
         change = row.get("change")
         delta = None
         if change is not None and not pd.isna(change):
-            delta = formatted(change, kind if kind != "count" else "count")
-            if kind == "count" and change > 0:
+            delta = formatted(change, kind)
+            if kind in ("fraction", "pct"):
+                delta = delta.replace(" %", " poin")  # a change of a share is in points
+            if change > 0:
                 delta = "+" + delta
         columns[i % 5].metric(
             label,
