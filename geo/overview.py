@@ -26,8 +26,6 @@ well defined.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -40,7 +38,7 @@ from psycopg import sql
 from geo.analytics import AREA_LEVELS, Filters
 from geo.db import read_frame
 from geo.errors import PantauError
-from geo.sla import _STATES, _SUMMARY, SUMMARY_COLUMNS, resolve_period
+from geo.sla import _STATES, _SUMMARY, SUMMARY_COLUMNS, resolve_period, room_to_sort
 from geo.taxonomy import UNMAPPED, load_taxonomy
 
 #: The level of the sub-areas of an area of each level (a kelurahan has none: itself).
@@ -270,18 +268,6 @@ def _params(filters: Filters, as_of: datetime, where: _Where) -> dict[str, Any]:
     }
 
 
-@contextmanager
-def _room_to_sort(conn: psycopg.Connection) -> Iterator[None]:
-    """Percentiles sort up to a year of hours: give the sort memory (as geo.sla does).
-
-    In its own transaction on an autocommit connection; inside the caller's transaction (a
-    savepoint) otherwise, where the setting lasts until that transaction ends.
-    """
-    with conn.transaction():
-        conn.execute("SET LOCAL work_mem = '64MB'")
-        yield
-
-
 def _round_sla(column: str, value: Any) -> float | None:
     """Hours to 0.01 h (36 s), shares to 0.1 point: what :func:`geo.sla.sla_summary` shows.
 
@@ -332,7 +318,7 @@ def _kpis(
         by_select=sql.SQL(""),
         by_group=sql.SQL(""),
     )
-    with _room_to_sort(conn):
+    with room_to_sort(conn):
         frame = read_frame(conn, summary, params)
     sla = frame.iloc[0].to_dict() if not frame.empty else {}
     result: dict[str, int | float | None] = {

@@ -27,6 +27,8 @@ stopped.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -292,8 +294,8 @@ def sla_summary(
         by_select=sql.SQL(", s.{} AS {}").format(by_col, by_col) if by_col else sql.SQL(""),
         by_group=sql.SQL(", s.{}").format(by_col) if by_col else sql.SQL(""),
     )
-    conn.execute("SET LOCAL work_mem = '64MB'")  # the percentiles sort a year of reports
-    stats = read_frame(conn, query, _params(period))
+    with room_to_sort(conn):
+        stats = read_frame(conn, query, _params(period))
     areas = read_frame(
         conn,
         "SELECT code, name FROM api.admin_areas WHERE level = %s AND NOT is_placeholder",
@@ -363,6 +365,23 @@ def overdue_backlog(conn: psycopg.Connection, period: Period, *, level: str) -> 
     frame = stats.merge(areas, on="code", how="left")
     columns = ["code", "name", *[c for c in stats.columns if c != "code"]]
     return frame[columns].sort_values("open_overdue", ascending=False).reset_index(drop=True)
+
+
+@contextmanager
+def room_to_sort(conn: psycopg.Connection) -> Iterator[None]:
+    """Settings for the percentile queries, for their transaction only.
+
+    Percentiles sort up to a year of facts per area: ``work_mem`` keeps the sort in memory
+    (64 MB), and cheaper parallel costs let the planner split the scan and the sort between
+    two workers (measured on a million reports, kelurahan x category for a year: 0.80 ->
+    0.66 s). In its own transaction on an autocommit connection (the dashboard's); inside the
+    caller's transaction otherwise (a savepoint), where the settings last until it ends.
+    """
+    with conn.transaction():
+        conn.execute("SET LOCAL work_mem = '64MB'")
+        conn.execute("SET LOCAL parallel_setup_cost = 100")
+        conn.execute("SET LOCAL parallel_tuple_cost = 0.001")
+        yield
 
 
 def _params(period: Period) -> dict[str, Any]:
