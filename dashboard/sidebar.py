@@ -37,10 +37,14 @@ def raw_query() -> dict[str, list[str]]:
     return {key: st.query_params.get_all(key) for key in st.query_params}
 
 
-def area_options(areas: Any) -> tuple[list[str | None], dict[str, str]]:
+#: The "area" of the whole province in the scope picker (None would show Streamlit's placeholder).
+WHOLE_CITY = ""
+
+
+def area_options(areas: Any) -> tuple[list[str], dict[str, str]]:
     """Area codes in drill order (kota, its kecamatan, their kelurahan) and their labels."""
     labels: dict[str, str] = {}
-    order: list[str | None] = [None]
+    order: list[str] = [WHOLE_CITY]
     kota = areas[areas["level"] == "kota"].sort_values("code")
     kec = areas[areas["level"] == "kecamatan"]
     kel = areas[(areas["level"] == "kelurahan") & ~areas["is_placeholder"].astype(bool)]
@@ -145,14 +149,14 @@ def _sidebar(
     first: date,
     last: date,
     default_start: date,
-    order: list[str | None],
+    order: list[str],
     labels: dict[str, str],
     categories: list[str],
     info: dict[str, Any],
 ) -> ViewState:
     _seed("w_start", min(max(parsed.start or default_start, first), last))
     _seed("w_end", min(max(parsed.end or last, first), last))
-    _seed("w_area", parsed.area)
+    _seed("w_area", parsed.area or WHOLE_CITY)
     _seed("w_category", list(parsed.categories))
     _seed("w_source", list(parsed.sources))
     _seed("w_status", list(parsed.statuses))
@@ -161,8 +165,7 @@ def _sidebar(
             f"**Data hingga {format_wib(info['data_up_to'])}** · "
             f"{format_count(info['reports'])} laporan"
         )
-        left, right = st.columns(2)
-        start = left.date_input(
+        start = st.date_input(
             "Dari",
             value=default_start,
             min_value=first,
@@ -170,7 +173,7 @@ def _sidebar(
             key="w_start",
             format="DD/MM/YYYY",
         )
-        end = right.date_input(
+        end = st.date_input(
             "Sampai",
             value=last,
             min_value=first,
@@ -184,7 +187,7 @@ def _sidebar(
         area = st.selectbox(
             "Wilayah",
             order,
-            format_func=lambda c: "Seluruh DKI Jakarta" if c is None else labels.get(c, c),
+            format_func=lambda c: labels.get(c, c) if c else "Seluruh DKI Jakarta",
             key="w_area",
             help="Ketik nama kota, kecamatan atau kelurahan. Tautan dengan ?area=<kode> "
             "membuka setiap halaman pada wilayah itu.",
@@ -213,7 +216,7 @@ def _sidebar(
     return parsed.with_changes(
         start=start,
         end=end,
-        area=area,
+        area=area or None,
         categories=tuple(chosen),
         sources=tuple(sources),
         statuses=tuple(statuses),

@@ -75,7 +75,10 @@ with left:
     st.altair_chart(
         alt.Chart(categories)
         .mark_bar(color="#0072B2")
-        .encode(x=alt.X("reports:Q", title="Laporan"), y=alt.Y("label:N", title=None, sort="-x"))
+        .encode(
+            x=alt.X("reports:Q", title="Laporan"),
+            y=alt.Y("label:N", title=None, sort="-x", axis=alt.Axis(labelLimit=260)),
+        )
         .properties(height=300),
         use_container_width=True,
     )

@@ -95,7 +95,7 @@ with left:
             f"Buka {picked[0].get('name', picked[0]['code'])}",
             icon=":material/zoom_in:",
             on_click=st.session_state.update,
-            kwargs={"area": picked[0]["code"]},
+            kwargs={"w_area": picked[0]["code"]},
         )
 with right:
     st.subheader("Kategori teratas", anchor=False)
@@ -104,7 +104,7 @@ with right:
         .mark_bar(color="#0072B2")
         .encode(
             x=alt.X("reports:Q", title="Laporan"),
-            y=alt.Y("label:N", title=None, sort="-x"),
+            y=alt.Y("label:N", title=None, sort="-x", axis=alt.Axis(labelLimit=260)),
             tooltip=[
                 alt.Tooltip("label:N", title="Kategori"),
                 alt.Tooltip("reports:Q", title="Laporan"),
