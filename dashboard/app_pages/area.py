@@ -80,7 +80,7 @@ with left:
             y=alt.Y("label:N", title=None, sort="-x", axis=alt.Axis(labelLimit=260)),
         )
         .properties(height=300),
-        use_container_width=True,
+        width="stretch",
     )
 with right:
     st.subheader("Laporan per minggu", anchor=False)
@@ -89,7 +89,7 @@ with right:
         .mark_area(line=True, opacity=0.3, color="#0072B2")
         .encode(x=alt.X("period:T", title=None), y=alt.Y("reports:Q", title="Laporan"))
         .properties(height=300),
-        use_container_width=True,
+        width="stretch",
     )
 
 st.subheader("SLA per kategori", anchor=False)

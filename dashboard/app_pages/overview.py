@@ -112,7 +112,7 @@ with right:
         )
         .properties(height=300)
     )
-    st.altair_chart(bars, use_container_width=True)
+    st.altair_chart(bars, width="stretch")
     st.subheader("Laporan per minggu", anchor=False)
     line = (
         alt.Chart(trend)
@@ -120,4 +120,4 @@ with right:
         .encode(x=alt.X("period:T", title=None), y=alt.Y("reports:Q", title="Laporan"))
         .properties(height=180)
     )
-    st.altair_chart(line, use_container_width=True)
+    st.altair_chart(line, width="stretch")

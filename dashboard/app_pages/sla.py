@@ -86,7 +86,7 @@ chart = (
     )
     .properties(height=max(200, min(16 * rows, 4000)))
 )
-st.altair_chart(chart, use_container_width=True)
+st.altair_chart(chart, width="stretch")
 
 st.subheader("Paling terlambat", anchor=False)
 per_area = data.analytics("sla_summary", filters, level=level, by=None)

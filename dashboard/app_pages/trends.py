@@ -57,7 +57,7 @@ marks = (
     .mark_point(shape="triangle-up", size=140, filled=True, color="#D55E00")
     .encode(tooltip=["Kategori:N", alt.Tooltip("period:T", title="Periode"), "reports:Q"])
 )
-st.altair_chart((lines + marks).properties(height=380), use_container_width=True)
+st.altair_chart((lines + marks).properties(height=380), width="stretch")
 anomalies = scoped[scoped["anomaly"]]
 st.caption(
     f"▲ = lonjakan signifikan ({format_count(len(anomalies))} pada cakupan ini): jumlah melebihi "
@@ -98,7 +98,7 @@ if state.area:
         )
         .properties(height=300)
     )
-    st.altair_chart(chart, use_container_width=True)
+    st.altair_chart(chart, width="stretch")
     st.caption(
         "Setiap garis dinormalkan terhadap jumlahnya sendiri (persentase dari total periode), "
         "agar wilayah yang kecil dan yang besar dapat dibandingkan bentuk trennya."

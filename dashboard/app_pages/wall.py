@@ -81,7 +81,7 @@ def show_summary() -> None:
             }
         ),
         hide_index=True,
-        use_container_width=True,
+        width="stretch",
     )
 
 
@@ -117,7 +117,7 @@ def show_sla() -> None:
         .configure_axis(labelColor="#FAFAFA")
         .configure_legend(labelColor="#FAFAFA", titleColor="#FAFAFA", labelFontSize=16)
     )
-    st.altair_chart(chart, use_container_width=True)
+    st.altair_chart(chart, width="stretch")
 
 
 def show_trend() -> None:
@@ -140,7 +140,7 @@ def show_trend() -> None:
         .configure_axis(labelColor="#FAFAFA", gridColor="#333")
         .configure_legend(labelColor="#FAFAFA", titleColor="#FAFAFA")
     )
-    st.altair_chart(chart, use_container_width=True)
+    st.altair_chart(chart, width="stretch")
 
 
 SHOW = {
