@@ -74,8 +74,10 @@ chart = (
     alt.Chart(plot)
     .mark_rect()
     .encode(
-        x=alt.X("col:N", title=BY[by], sort=None),
-        y=alt.Y("row:N", title=LEVEL_LABELS[level], sort="ascending"),
+        x=alt.X("col:N", title=BY[by], sort=None, axis=alt.Axis(labelAngle=-40, labelLimit=220)),
+        y=alt.Y(
+            "row:N", title=LEVEL_LABELS[level], sort="ascending", axis=alt.Axis(labelLimit=260)
+        ),
         color=alt.Color("value:Q", title=label, scale=scale),
         tooltip=[
             alt.Tooltip("row:N", title=LEVEL_LABELS[level]),
@@ -84,7 +86,7 @@ chart = (
             alt.Tooltip("reports_text:N", title="Laporan"),
         ],
     )
-    .properties(height=max(200, min(16 * rows, 4000)))
+    .properties(height=max(240, rows * (32 if rows <= 50 else 14)))
 )
 st.altair_chart(chart, width="stretch")
 
