@@ -260,14 +260,23 @@ def _run(
     return fn(conn, **kwargs)
 
 
+def _period(conn: psycopg.Connection, filters: Filters) -> sla.Period:
+    return sla.resolve_period(
+        conn,
+        filters.start,
+        filters.end,
+        categories=filters.categories,
+        sources=filters.sources,
+        statuses=filters.statuses,
+    )
+
+
 def _sla_summary(conn: psycopg.Connection, *, filters: Filters, level: str, by: str | None) -> Any:
-    period = sla.resolve_period(conn, filters.start, filters.end)
-    return sla.sla_summary(conn, period, level=level, by=by)
+    return sla.sla_summary(conn, _period(conn, filters), level=level, by=by)
 
 
 def _overdue_backlog(conn: psycopg.Connection, *, filters: Filters, level: str) -> Any:
-    period = sla.resolve_period(conn, filters.start, filters.end)
-    return sla.overdue_backlog(conn, period, level=level)
+    return sla.overdue_backlog(conn, _period(conn, filters), level=level)
 
 
 def _data_range(conn: psycopg.Connection) -> dict[str, Any]:

@@ -13,6 +13,7 @@ used is listed in a notice, never silently dropped.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -56,7 +57,7 @@ def area_options(areas: Any) -> tuple[list[str], dict[str, str]]:
             labels[c["code"]] = f"{k['name']} › Kec. {c['name']}"
             for _, v in kel[kel["parent_code"] == c["code"]].sort_values("name").iterrows():
                 order.append(v["code"])
-                labels[v["code"]] = f"{k['name']} › {c['name']} › Kel. {v['name']}"
+                labels[v["code"]] = f"{k['name']} › Kec. {c['name']} › Kel. {v['name']}"
     return order, labels
 
 
@@ -81,7 +82,7 @@ def view_state(*, wall: bool = False) -> tuple[ViewState, Filters, dict[str, Any
     st.session_state[_SEED] = parsed if external else None
     last_day = info["last_day"] or date.today()
     first = info["first_day"] or last_day
-    default_start = max(first, last_day - timedelta(days=DEFAULT_DAYS - 1))
+    parsed, default_start = _fit_period(parsed, first, last_day)
     if wall:
         state = parsed.with_changes(start=parsed.start or default_start, end=parsed.end or last_day)
     else:
@@ -101,6 +102,27 @@ def view_state(*, wall: bool = False) -> tuple[ViewState, Filters, dict[str, Any
         statuses=state.statuses,
     )
     return state, filters, {**info, "area_labels": labels}
+
+
+def _fit_period(parsed: ViewState, first: date, last: date) -> tuple[ViewState, date]:
+    """The link's period (kept as asked, with a notice when it leaves the data's days) and
+    the default start: the :data:`DEFAULT_DAYS` days up to the end (the link's end, or the
+    last day of data)."""
+    notices = list(parsed.notices)
+    start, end = parsed.start, parsed.end
+    if (start and not first <= start <= last) or (end and not first <= end <= last):
+        notices.append(
+            f"Periode tautan melewati data yang ada ({first:%d/%m/%Y}–{last:%d/%m/%Y}); "
+            "hari tanpa data tidak berisi laporan."
+        )
+    default_start = (end or last) - timedelta(days=DEFAULT_DAYS - 1)
+    default_start = max(first, default_start) if not end or end >= first else end
+    return replace(parsed, notices=tuple(notices)), default_start
+
+
+def _date_default(key: str, value: date) -> dict[str, Any]:
+    """``value=`` only for a new widget: with a value in the session too, Streamlit warns."""
+    return {} if key in st.session_state else {"value": value}
 
 
 def _seed(key: str, value: Any) -> None:
@@ -124,6 +146,8 @@ def choice(
     key = f"w_{name}"
     if seed is not None or key not in st.session_state:
         st.session_state[key] = getattr(seed or state, name)
+    if st.session_state[key] not in options:  # e.g. rows coarser than a narrower scope
+        st.session_state[key] = options[0]
     value = getattr(container, widget)(
         label, options, format_func=lambda o: labels.get(o, str(o)), key=key, **kwargs
     )
@@ -154,8 +178,11 @@ def _sidebar(
     categories: list[str],
     info: dict[str, Any],
 ) -> ViewState:
-    _seed("w_start", min(max(parsed.start or default_start, first), last))
-    _seed("w_end", min(max(parsed.end or last, first), last))
+    _seed("w_start", parsed.start or default_start)
+    _seed("w_end", parsed.end or last)
+    # The widgets accept the link's days even outside the data (the page then says so).
+    low = min(d for d in (first, parsed.start, parsed.end, default_start) if d)
+    high = max(d for d in (last, parsed.start, parsed.end) if d)
     _seed("w_area", parsed.area or WHOLE_CITY)
     _seed("w_category", list(parsed.categories))
     _seed("w_source", list(parsed.sources))
@@ -167,17 +194,17 @@ def _sidebar(
         )
         start = st.date_input(
             "Dari",
-            value=default_start,
-            min_value=first,
-            max_value=last,
+            **_date_default("w_start", default_start),
+            min_value=low,
+            max_value=high,
             key="w_start",
             format="DD/MM/YYYY",
         )
         end = st.date_input(
             "Sampai",
-            value=last,
-            min_value=first,
-            max_value=last,
+            **_date_default("w_end", last),
+            min_value=low,
+            max_value=high,
             key="w_end",
             format="DD/MM/YYYY",
         )
@@ -217,7 +244,7 @@ def _sidebar(
         start=start,
         end=end,
         area=area or None,
-        categories=tuple(chosen),
+        categories=tuple(sorted(chosen)),
         sources=tuple(sources),
         statuses=tuple(statuses),
     )

@@ -56,10 +56,26 @@ def show_kpis(kpis: pd.DataFrame) -> None:
                 delta = delta.replace(" %", " poin")  # a change of a share is in points
             if change > 0:
                 delta = "+" + delta
+        unchanged = delta is not None and delta.lstrip("+-").startswith(("0 ", "0,0 "))
+        if delta == "0":
+            unchanged = True
         columns[i % 5].metric(
             label,
             formatted(row["current"], kind),
-            delta=delta,
-            delta_color="inverse" if key in RISE_IS_BAD else "normal",
+            delta=("tetap" if unchanged else delta),
+            delta_color="off" if unchanged else "inverse" if key in RISE_IS_BAD else "normal",
+            delta_arrow="off" if unchanged else "auto",
             border=True,
         )
+
+
+def chart_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy for a chart: no ``attrs`` (Streamlit cannot serialise dates kept there)."""
+    out = frame.copy()
+    out.attrs = {}
+    return out
+
+
+def full_weeks(trend: pd.DataFrame) -> pd.DataFrame:
+    """The weekly trend without its partial first and last weeks (they would read as drops)."""
+    return chart_frame(trend[trend["days"] >= 7]) if "days" in trend else chart_frame(trend)

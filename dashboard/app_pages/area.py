@@ -13,8 +13,9 @@ import streamlit as st
 
 from dashboard import data, frame
 from dashboard.components import format_count, format_decimal
+from dashboard.components.charts import date_axis, indonesian
 from dashboard.components.labels import LEVEL_LABELS, category_label
-from dashboard.widgets import show_kpis
+from dashboard.widgets import chart_frame, full_weeks, show_kpis
 from geo.errors import PantauError
 
 RANK_MEASURES = {
@@ -73,22 +74,29 @@ left, right = st.columns(2)
 with left:
     st.subheader("Kategori", anchor=False)
     st.altair_chart(
-        alt.Chart(categories)
-        .mark_bar(color="#0072B2")
-        .encode(
-            x=alt.X("reports:Q", title="Laporan"),
-            y=alt.Y("label:N", title=None, sort="-x", axis=alt.Axis(labelLimit=260)),
-        )
-        .properties(height=300),
+        indonesian(
+            alt.Chart(chart_frame(categories))
+            .mark_bar(color="#0072B2")
+            .encode(
+                x=alt.X("reports:Q", title="Laporan"),
+                y=alt.Y("label:N", title=None, sort="-x", axis=alt.Axis(labelLimit=260)),
+            )
+            .properties(height=300)
+        ),
         width="stretch",
     )
 with right:
     st.subheader("Laporan per minggu", anchor=False)
     st.altair_chart(
-        alt.Chart(trend)
-        .mark_area(line=True, opacity=0.3, color="#0072B2")
-        .encode(x=alt.X("period:T", title=None), y=alt.Y("reports:Q", title="Laporan"))
-        .properties(height=300),
+        indonesian(
+            alt.Chart(full_weeks(trend))
+            .mark_area(line=True, opacity=0.3, color="#0072B2")
+            .encode(
+                x=alt.X("period:T", title=None, axis=date_axis()),
+                y=alt.Y("reports:Q", title="Laporan"),
+            )
+            .properties(height=300)
+        ),
         width="stretch",
     )
 

@@ -18,6 +18,7 @@ from dashboard.components.hexmap import (
     deck,
     hex_layer,
     hex_records,
+    outline_layer,
     points_layer,
     view_of,
 )
@@ -81,6 +82,7 @@ elif state.area:
     shape = areas[areas["code"] == state.area]
     if not shape.empty:
         map_view = view_of(tuple(shape.total_bounds))
+        layers.append(outline_layer(shape))
 
 event = st.pydeck_chart(
     deck(layers, tooltip=HEX_TOOLTIP, view=map_view, basemap=basemap),
@@ -97,6 +99,11 @@ caption = (
 )
 if hot is not None and view == "gi_bin":
     caption += f" {format_count(hot)} sel titik panas pada 95 % (koreksi FDR Benjamini-Hochberg)."
+if state.area:
+    caption += (
+        " Statistik dihitung untuk seluruh Jakarta (tetangga melintasi batas wilayah); "
+        "peta diperbesar ke wilayah pilihan."
+    )
 st.caption(caption)
 
 selected = (event.selection or {}).get("objects", {}).get(HEX_LAYER_ID, []) if event else []

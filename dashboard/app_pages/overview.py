@@ -11,6 +11,7 @@ import streamlit as st
 
 from dashboard import data, frame
 from dashboard.components import format_decimal
+from dashboard.components.charts import date_axis, indonesian
 from dashboard.components.hexmap import (
     AREA_LAYER_ID,
     AREA_TOOLTIP,
@@ -23,7 +24,7 @@ from dashboard.components.hexmap import (
 from dashboard.components.labels import LEVEL_LABELS
 from dashboard.components.layers import kota_outline_layer, legend_html
 from dashboard.sidebar import choice
-from dashboard.widgets import show_kpis
+from dashboard.widgets import chart_frame, full_weeks, show_kpis
 from geo.errors import PantauError
 
 MEASURES = {
@@ -90,17 +91,19 @@ with left:
     st.html(legend_html(legend))
     st.caption(f"{LEVEL_LABELS[level]} di cakupan ini, diwarnai menurut: {unit}.")
     picked = (event.selection or {}).get("objects", {}).get(AREA_LAYER_ID, []) if event else []
-    if picked and picked[0].get("code") and picked[0]["code"] != state.area:
+    # A GeoJsonLayer selection is the GeoJSON Feature: its fields are under "properties".
+    props = (picked[0].get("properties") or picked[0]) if picked else {}
+    if props.get("code") and props["code"] != state.area:
         st.button(
-            f"Buka {picked[0].get('name', picked[0]['code'])}",
+            f"Buka {props.get('name', props['code'])}",
             icon=":material/zoom_in:",
             on_click=st.session_state.update,
-            kwargs={"w_area": picked[0]["code"]},
+            kwargs={"w_area": props["code"]},
         )
 with right:
     st.subheader("Kategori teratas", anchor=False)
     bars = (
-        alt.Chart(categories)
+        alt.Chart(chart_frame(categories))
         .mark_bar(color="#0072B2")
         .encode(
             x=alt.X("reports:Q", title="Laporan"),
@@ -112,12 +115,15 @@ with right:
         )
         .properties(height=300)
     )
-    st.altair_chart(bars, width="stretch")
+    st.altair_chart(indonesian(bars), width="stretch")
     st.subheader("Laporan per minggu", anchor=False)
     line = (
-        alt.Chart(trend)
+        alt.Chart(full_weeks(trend))
         .mark_area(line=True, opacity=0.3, color="#0072B2")
-        .encode(x=alt.X("period:T", title=None), y=alt.Y("reports:Q", title="Laporan"))
+        .encode(
+            x=alt.X("period:T", title=None, axis=date_axis()),
+            y=alt.Y("reports:Q", title="Laporan"),
+        )
         .properties(height=180)
     )
-    st.altair_chart(line, width="stretch")
+    st.altair_chart(indonesian(line), width="stretch")

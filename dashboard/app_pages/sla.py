@@ -13,6 +13,7 @@ import streamlit as st
 
 from dashboard import data, frame
 from dashboard.components import format_count, format_decimal
+from dashboard.components.charts import indonesian
 from dashboard.components.labels import LEVEL_LABELS, category_label
 from dashboard.sidebar import choice
 from geo.errors import PantauError
@@ -34,7 +35,10 @@ st.caption(
     "batas); laporan yang masih terbuka dalam batas belum dihitung."
 )
 c1, c2, c3 = st.columns(3)
-level = choice(c1, "selectbox", "Baris", "level", list(LEVEL_LABELS), LEVEL_LABELS)
+ORDER = list(LEVEL_LABELS)
+scope_level = {4: "kota", 7: "kecamatan", 10: "kelurahan"}.get(len(state.area or ""), "kota")
+allowed = ORDER[ORDER.index(scope_level) :]  # rows at the scope's level or finer
+level = choice(c1, "selectbox", "Baris", "level", allowed, LEVEL_LABELS)
 by = choice(c2, "selectbox", "Kolom", "by", list(BY), BY)
 measure = c3.selectbox(
     "Warna", list(MEASURES), format_func=lambda m: MEASURES[m][0], key="sla_measure"
@@ -88,7 +92,7 @@ chart = (
     )
     .properties(height=max(240, rows * (32 if rows <= 50 else 14)))
 )
-st.altair_chart(chart, width="stretch")
+st.altair_chart(indonesian(chart), width="stretch")
 
 st.subheader("Paling terlambat", anchor=False)
 per_area = data.analytics("sla_summary", filters, level=level, by=None)

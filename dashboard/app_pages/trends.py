@@ -13,6 +13,7 @@ import streamlit as st
 
 from dashboard import data, frame
 from dashboard.components import format_count
+from dashboard.components.charts import CATEGORY_SCHEME, date_axis, indonesian
 from dashboard.components.labels import category_label
 from dashboard.sidebar import choice
 from geo.errors import PantauError
@@ -22,6 +23,18 @@ FREQS = {"week": "Mingguan", "month": "Bulanan"}
 state, filters, info = frame.current()
 st.header(f"Tren — {frame.scope_title(state, info)}", anchor=False)
 freq = choice(st, "segmented_control", "Periode", "freq", list(FREQS), FREQS)
+
+
+def complete_period(periods: pd.Series) -> pd.Series:
+    """Whether each period lies wholly inside the filter's days (partial ones read as drops)."""
+    starts = pd.to_datetime(periods)
+    ends = starts + (pd.DateOffset(weeks=1) if freq == "week" else pd.offsets.MonthBegin(1))
+    inside = pd.Series(True, index=periods.index)
+    if state.start:
+        inside &= starts >= pd.Timestamp(state.start)
+    if state.end:
+        inside &= ends <= pd.Timestamp(state.end) + pd.Timedelta(days=1)
+    return inside
 
 
 def level_of(code: str | None) -> str:
@@ -45,11 +58,15 @@ by_category = scoped.groupby(["period", "category"], as_index=False).agg(
 )
 by_category["Kategori"] = by_category["category"].map(category_label)
 top = by_category.groupby("Kategori")["reports"].sum().sort_values(ascending=False).head(8).index
-shown = by_category[by_category["Kategori"].isin(top)]
+shown = by_category[by_category["Kategori"].isin(top) & complete_period(by_category["period"])]
 base = alt.Chart(shown).encode(
-    x=alt.X("period:T", title=None),
+    x=alt.X("period:T", title=None, axis=date_axis()),
     y=alt.Y("reports:Q", title="Laporan"),
-    color=alt.Color("Kategori:N", legend=alt.Legend(orient="bottom", columns=4)),
+    color=alt.Color(
+        "Kategori:N",
+        scale=alt.Scale(scheme=CATEGORY_SCHEME),
+        legend=alt.Legend(orient="bottom", columns=4, labelLimit=260),
+    ),
 )
 lines = base.mark_line()
 marks = (
@@ -57,9 +74,10 @@ marks = (
     .mark_point(shape="triangle-up", size=140, filled=True, color="#D55E00")
     .encode(tooltip=["Kategori:N", alt.Tooltip("period:T", title="Periode"), "reports:Q"])
 )
-st.altair_chart((lines + marks).properties(height=380), width="stretch")
+st.altair_chart(indonesian((lines + marks).properties(height=380)), width="stretch")
 anomalies = scoped[scoped["anomaly"]]
 st.caption(
+    "Minggu/bulan yang tidak penuh di awal dan akhir periode tidak digambar. "
     f"▲ = lonjakan signifikan ({format_count(len(anomalies))} pada cakupan ini): jumlah melebihi "
     "garis dasar 26 minggu / 12 bulan sebelumnya menurut uji ekor atas binomial negatif, "
     "dikoreksi FDR Benjamini-Hochberg, minimal 5 laporan."
@@ -98,7 +116,7 @@ if state.area:
         )
         .properties(height=300)
     )
-    st.altair_chart(chart, width="stretch")
+    st.altair_chart(indonesian(chart), width="stretch")
     st.caption(
         "Setiap garis dinormalkan terhadap jumlahnya sendiri (persentase dari total periode), "
         "agar wilayah yang kecil dan yang besar dapat dibandingkan bentuk trennya."

@@ -20,6 +20,7 @@ import streamlit as st
 
 from dashboard import data, frame
 from dashboard.components import format_count, format_decimal, format_wib
+from dashboard.components.charts import LOCALE, date_axis
 from dashboard.components.hexmap import HEX_TOOLTIP, base_layer, deck, hex_layer, hex_records
 from dashboard.components.labels import category_label
 from dashboard.components.layers import legend_html
@@ -29,7 +30,7 @@ from geo.settings import TIMEZONE
 VIEWS = ("ringkasan", "titik_panas", "sla", "tren")
 TITLES = {
     "ringkasan": "Ringkasan",
-    "titik_panas": "Titik panas (Gi*, 95 %)",
+    "titik_panas": "Titik panas (Gi*)",
     "sla": "SLA: % selesai ≤ 7 hari",
     "tren": "Laporan per minggu",
 }
@@ -119,7 +120,7 @@ def show_sla() -> None:
         .mark_rect()
         .encode(
             x=alt.X("Kategori:N", title=None, axis=alt.Axis(labelFontSize=16, labelLimit=220)),
-            y=alt.Y("name:N", title=None, axis=alt.Axis(labelFontSize=20)),
+            y=alt.Y("name:N", title=None, axis=alt.Axis(labelFontSize=20, labelLimit=420)),
             color=alt.Color(
                 "within_complete_pct:Q",
                 title="% ≤ 7 hari",
@@ -127,7 +128,7 @@ def show_sla() -> None:
             ),
         )
         .properties(height=560)
-        .configure(background="#0E1117")
+        .configure(background="#0E1117", locale=LOCALE)
         .configure_axis(labelColor="#FAFAFA")
         .configure_legend(labelColor="#FAFAFA", titleColor="#FAFAFA", labelFontSize=16)
     )
@@ -145,12 +146,15 @@ def show_trend() -> None:
         alt.Chart(weekly)
         .mark_line(strokeWidth=4)
         .encode(
-            x=alt.X("period:T", title=None, axis=alt.Axis(labelFontSize=18)),
+            x=alt.X("period:T", title=None, axis=date_axis(labelFontSize=18)),
             y=alt.Y("reports:Q", title=None, axis=alt.Axis(labelFontSize=18)),
-            color=alt.Color("Kategori:N", legend=alt.Legend(labelFontSize=20, orient="bottom")),
+            color=alt.Color(
+                "Kategori:N",
+                legend=alt.Legend(labelFontSize=20, orient="bottom", labelLimit=400, columns=3),
+            ),
         )
         .properties(height=600)
-        .configure(background="#0E1117")
+        .configure(background="#0E1117", locale=LOCALE)
         .configure_axis(labelColor="#FAFAFA", gridColor="#333")
         .configure_legend(labelColor="#FAFAFA", titleColor="#FAFAFA")
     )

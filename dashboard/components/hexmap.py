@@ -116,17 +116,24 @@ def hex_records(
         legend = _count_legend(breaks)
     records = []
     for row, colour in zip(frame.to_dict("records"), colours, strict=True):
+        # Every record carries every tooltip field: deck.gl prints a missing one as "{name}".
         record = {
             "cell": row["cell"],
             "color": list(colour),
             "reports": int(row["reports"]),
             "label": format_count(int(row["reports"])),
+            "detail": "",
         }
-        if "z" in row:
-            record["z"] = format_decimal(float(row["z"]), 2)
-            record["bin"] = GI_BIN_LABELS.get(int(row.get("gi_bin", 0)), "")
         if "pattern" in row:
-            record["pattern"] = PATTERN_LABELS.get(row["pattern"], row["pattern"])
+            record["detail"] = (
+                f"{PATTERN_LABELS.get(row['pattern'], row['pattern'])}<br/>tren z = "
+                f"{format_decimal(float(row.get('trend_z', 0.0)), 2)}"
+            )
+        elif "z" in row:
+            record["detail"] = (
+                f"{GI_BIN_LABELS.get(int(row.get('gi_bin', 0)), '')}<br/>z = "
+                f"{format_decimal(float(row['z']), 2)}"
+            )
         records.append(record)
     return records, legend
 
@@ -242,7 +249,7 @@ def points_layer(points: pd.DataFrame) -> pdk.Layer:
 
 
 HEX_TOOLTIP = {
-    "html": "<b>{label}</b> laporan<br/>{bin}{pattern}<br/>z = {z}",
+    "html": "<b>{label}</b> laporan<br/>{detail}",
     "style": {"fontSize": "13px"},
 }
 AREA_TOOLTIP = {"html": "<b>{name}</b><br/>{value}", "style": {"fontSize": "13px"}}
@@ -259,16 +266,39 @@ def deck(
     if basemap:
         return CompactDeck(
             layers=layers,
-            initial_view_state=view or jakarta_view(),
+            initial_view_state=view or city_view(),
             map_provider="carto",
             map_style="light",
             tooltip=tooltip,
         )
     return CompactDeck(
         layers=layers,
-        initial_view_state=view or jakarta_view(),
+        initial_view_state=view or city_view(),
         map_provider=None,
         tooltip=tooltip,
+    )
+
+
+def city_view(zoom: float = 10.6) -> pdk.ViewState:
+    """Mainland Jakarta filling a wide map (the hexagon maps are wider than the overview's)."""
+    view = jakarta_view()
+    view.zoom = zoom
+    return view
+
+
+def outline_layer(shapes: gpd.GeoDataFrame) -> pdk.Layer:
+    """A bold outline of the scope (kota or kecamatan) on top of the hexagons."""
+    props = pd.DataFrame({"code": shapes["code"].astype(str)}, index=shapes.index)
+    return pdk.Layer(
+        "GeoJsonLayer",
+        data=feature_collection(shapes.geometry, props),
+        id="scope-outline",
+        pickable=False,
+        stroked=True,
+        filled=False,
+        get_line_color=[20, 20, 20, 230],
+        line_width_units="'pixels'",
+        get_line_width=3,
     )
 
 
