@@ -451,9 +451,9 @@ def trend_table(
     filters = filters or Filters()
     query = _query(_TREND_COUNTS, code=sql.Identifier(f"{level}_code"))
     counts = read_frame(conn, query, {**filters.params(), "freq": freq})
-    if counts.empty:
-        msg = "No reports for these filters: nothing to analyse."
-        raise PantauError(msg)
+    columns = ["period", "code", "name", "category", "reports", "baseline", "p", "p_fdr", "anomaly"]
+    if counts.empty:  # nothing to test: an empty table, for the caller to say so
+        return pd.DataFrame(columns=columns)
     counts["period"] = pd.to_datetime(counts["period"])
     areas = read_frame(
         conn,
@@ -472,7 +472,6 @@ def trend_table(
     )
     result = anomalies(grid, freq=freq)  # type: ignore[arg-type]
     result = result.merge(areas, on="code", how="left")
-    columns = ["period", "code", "name", "category", "reports", "baseline", "p", "p_fdr", "anomaly"]
     result["period"] = pd.to_datetime(result["period"]).dt.date
     return result[columns].sort_values(["code", "category", "period"]).reset_index(drop=True)
 

@@ -200,6 +200,9 @@ CROSS JOIN LATERAL (
            COALESCE(c.complete_h, d.complete_default) AS complete_target
 ) AS tg
 WHERE f.day >= %(start)s AND f.day <= %(end)s AND f.{code} IS NOT NULL
+  AND (%(categories)s::text[] IS NULL OR f.category = ANY(%(categories)s))
+  AND (%(sources)s::text[] IS NULL OR f.source = ANY(%(sources)s))
+  AND (%(statuses)s::text[] IS NULL OR f.status = ANY(%(statuses)s))
 """
 _SUMMARY = """
 WITH s AS ({states})
@@ -225,11 +228,17 @@ GROUP BY s.{code}{by_group}
 
 @dataclass(frozen=True)
 class Period:
-    """Creation days (WIB, inclusive) and the moment states are judged at."""
+    """Creation days (WIB, inclusive), the moment states are judged at, optional filters.
+
+    Empty ``categories``, ``sources`` or ``statuses`` mean all.
+    """
 
     start: date
     end: date
     as_of: datetime
+    categories: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
 
 
 def resolve_period(
@@ -237,6 +246,10 @@ def resolve_period(
     start: date | None = None,
     end: date | None = None,
     as_of: datetime | None = None,
+    *,
+    categories: tuple[str, ...] = (),
+    sources: tuple[str, ...] = (),
+    statuses: tuple[str, ...] = (),
 ) -> Period:
     """Fill open ends from the data: first and last report day, and ``data_up_to``."""
     row = conn.execute("SELECT min(day), max(day) FROM api.daily_counts").fetchone() or (None, None)
@@ -251,7 +264,7 @@ def resolve_period(
     if end < start:
         msg = f"The period ends ({end}) before it starts ({start})."
         raise PantauError(msg)
-    return Period(start, end, as_of)
+    return Period(start, end, as_of, tuple(categories), tuple(sources), tuple(statuses))
 
 
 def _check_level(level: str, by: str | None) -> sql.Identifier:
@@ -385,4 +398,11 @@ def room_to_sort(conn: psycopg.Connection) -> Iterator[None]:
 
 
 def _params(period: Period) -> dict[str, Any]:
-    return {"start": period.start, "end": period.end, "as_of": period.as_of}
+    return {
+        "start": period.start,
+        "end": period.end,
+        "as_of": period.as_of,
+        "categories": list(period.categories) or None,
+        "sources": list(period.sources) or None,
+        "statuses": list(period.statuses) or None,
+    }

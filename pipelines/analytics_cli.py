@@ -45,6 +45,12 @@ EndOption = Annotated[
     typer.Option(formats=["%Y-%m-%d"], help="Last creation day (WIB), included."),
 ]
 OutOption = Annotated[Path, typer.Option(help="Output file: .csv, .geojson or .gpkg.")]
+CategoryOption = Annotated[
+    list[str] | None, typer.Option("--category", help="Canonical category (repeatable).")
+]
+SourceOption = Annotated[
+    list[str] | None, typer.Option("--source", help="jaki or qlue (repeatable).")
+]
 
 
 def wib(moment: datetime) -> str:
@@ -80,13 +86,22 @@ def sla_cmd(
     by: Annotated[SlaBy | None, typer.Option(help="Second dimension.")] = None,
     start: DateOption = None,
     end: EndOption = None,
+    category: CategoryOption = None,
+    source: SourceOption = None,
 ) -> None:
     """SLA per area (Pergub 128/2017: coordinate in 6 h, complete in 7 days)."""
     from geo.sla import resolve_period, sla_summary
 
     output_format(out)
+    filters = _filters(start, end, category, source)  # checks the categories and sources
     with db.connect(db.reader_url()) as conn:
-        period = resolve_period(conn, _day(start), _day(end))
+        period = resolve_period(
+            conn,
+            filters.start,
+            filters.end,
+            categories=filters.categories,
+            sources=filters.sources,
+        )
         frame = sla_summary(conn, period, level=level.value, by=by.value if by else None)
         fmt = write_table(frame, out, conn=conn)
     typer.echo(
@@ -100,14 +115,6 @@ def check_positive(value: int, name: str) -> None:
     if value < 1:
         msg = f"{name} must be at least 1."
         raise PantauError(msg)
-
-
-CategoryOption = Annotated[
-    list[str] | None, typer.Option("--category", help="Canonical category (repeatable).")
-]
-SourceOption = Annotated[
-    list[str] | None, typer.Option("--source", help="jaki or qlue (repeatable).")
-]
 
 
 class Step(StrEnum):
@@ -217,6 +224,9 @@ def trends_cmd(
     filters = _filters(start, end, category, source)
     with db.connect(db.reader_url()) as conn:
         frame = trend_table(conn, level=level.value, freq=freq.value, filters=filters)
+        if frame.empty:
+            msg = "No reports for these filters: nothing to analyse."
+            raise PantauError(msg)
         fmt = write_table(frame, out, conn=conn)
     typer.echo(
         f"Wrote {len(frame):,} rows ({fmt}) to {out}: {frame['period'].nunique()} "
