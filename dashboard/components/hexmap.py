@@ -279,7 +279,11 @@ def deck(
     )
 
 
-def city_view(zoom: float = 10.6) -> pdk.ViewState:
+#: The hexagon maps' zoom: wider maps than the overview's, so Jakarta can be drawn larger.
+CITY_ZOOM = 10.6
+
+
+def city_view(zoom: float = CITY_ZOOM) -> pdk.ViewState:
     """Mainland Jakarta filling a wide map (the hexagon maps are wider than the overview's)."""
     view = jakarta_view()
     view.zoom = zoom

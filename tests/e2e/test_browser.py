@@ -31,8 +31,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from dashboard.components.hexmap import CITY_ZOOM
 from dashboard.components.labels import GI_BIN_LABELS
-from dashboard.components.layers import JAKARTA_LATITUDE, JAKARTA_LONGITUDE, JAKARTA_ZOOM
+from dashboard.components.layers import JAKARTA_LATITUDE, JAKARTA_LONGITUDE
 from tests.e2e.conftest import ARTIFACTS, CHROMIUM, REPO_ROOT, Tab
 
 pytestmark = [
@@ -134,7 +135,7 @@ def interior_pixel(mask: np.ndarray, margin: int = 4) -> tuple[int, int]:
 
 def pixel_to_latlng(x: float, y: float, width: float, height: float) -> tuple[float, float]:
     """Latitude and longitude at a canvas pixel, for the maps' initial view (Web Mercator)."""
-    world = 512 * 2**JAKARTA_ZOOM  # deck.gl: the world is 512 px wide at zoom 0
+    world = 512 * 2**CITY_ZOOM  # deck.gl: the world is 512 px wide at zoom 0
     cx = (JAKARTA_LONGITUDE + 180) / 360 * world
     phi = math.radians(JAKARTA_LATITUDE)
     cy = (1 - math.log(math.tan(math.pi / 4 + phi / 2)) / math.pi) / 2 * world
@@ -242,8 +243,9 @@ def test_screenshots_script(server: str) -> None:
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=180, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
-    for name, size in (("hotspots", (1440, 900)), ("wall", (1920, 1080))):
+    # The wall's first view is large text on a dark background: fewer drawn pixels than a map.
+    for name, size, least in (("hotspots", (1440, 900), 0.05), ("wall", (1920, 1080), 0.01)):
         with Image.open(out / f"{name}.png") as image:
             assert image.size == size, (name, image.size)
             pixels = np.asarray(image.convert("RGB"))
-        assert drawn_share(pixels) > 0.05, f"{name}.png is blank"
+        assert drawn_share(pixels) > least, f"{name}.png is blank"

@@ -123,7 +123,9 @@ def pixels_of(path: Path, colour: str) -> int:
 
 
 # -- text of a PDF, read from the file --------------------------------------------------------
-_STREAM = re.compile(rb"stream\r?\n(.*?)\r?\nendstream", re.S)
+# matplotlib ends a stream with b"\nendstream": an optional "\r" before it would be taken from
+# compressed data that happens to end with byte 13 (it did, once in a few runs).
+_STREAM = re.compile(rb"stream\r?\n(.*?)\nendstream", re.S)
 _SHOW_ARRAY = re.compile(rb"\[(.*?)\]\s*TJ", re.S)
 _LITERAL = re.compile(rb"\((?:[^()\\]|\\.)*\)", re.S)
 _ESCAPE = re.compile(rb"\\([0-7]{1,3}|.)", re.S)
