@@ -83,10 +83,10 @@ def _empty(message: str) -> None:
 
 def current() -> tuple[ViewState, Filters, dict[str, Any]]:
     """The view prepared for this run (pages call this)."""
-    view = st.session_state.get(_VIEW)
+    view: tuple[ViewState, Filters, dict[str, Any]] | None = st.session_state.get(_VIEW)
     if view is None:
         st.stop()
-    return view  # type: ignore[no-any-return]
+    return view
 
 
 def no_data(what: str = "laporan") -> None:

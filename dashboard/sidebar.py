@@ -229,14 +229,14 @@ def _sidebar(
         sources = st.multiselect(
             "Sumber",
             list(SOURCE_LABELS),
-            format_func=SOURCE_LABELS.get,
+            format_func=SOURCE_LABELS.__getitem__,
             key="w_source",
             placeholder="JAKI dan Qlue",
         )
         statuses = st.multiselect(
             "Status",
             list(STATUS_LABELS),
-            format_func=STATUS_LABELS.get,
+            format_func=STATUS_LABELS.__getitem__,
             key="w_status",
             placeholder="Semua status",
         )

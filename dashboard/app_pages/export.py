@@ -8,6 +8,7 @@ functions as ``pipelines hotspots`` / ``sla`` / ``export map``.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -38,9 +39,18 @@ level = c2.selectbox(
     "Tingkat wilayah",
     list(LEVEL_LABELS),
     index=2,
-    format_func=LEVEL_LABELS.get,
+    format_func=LEVEL_LABELS.__getitem__,
     key="export_level",
 )
+
+
+def deferred(build: Callable[[str], bytes], arg: str) -> Callable[[], bytes]:
+    """``build(arg)`` for a download button's ``data``: made only when the button is pressed."""
+
+    def make() -> bytes:
+        return build(arg)
+
+    return make
 
 
 def hotspot_file(fmt: str) -> bytes:
@@ -72,7 +82,7 @@ cols = st.columns(len(FORMATS))
 for col, (fmt, (ext, mime)) in zip(cols, FORMATS.items(), strict=True):
     col.download_button(
         fmt,
-        data=lambda fmt=fmt: hotspot_file(fmt),
+        data=deferred(hotspot_file, fmt),
         file_name=f"pantau_titik_panas_r{res}_{period}.{ext}",
         mime=mime,
         icon=":material/download:",
@@ -85,7 +95,7 @@ cols = st.columns(len(FORMATS))
 for col, (fmt, (ext, mime)) in zip(cols, FORMATS.items(), strict=True):
     col.download_button(
         fmt,
-        data=lambda fmt=fmt: area_file(fmt),
+        data=deferred(area_file, fmt),
         file_name=f"pantau_{level}_{period}.{ext}",
         mime=mime,
         icon=":material/download:",
@@ -114,11 +124,11 @@ def static_map(suffix: str) -> bytes:
         return out.read_bytes()
 
 
-cols = st.columns(2)
-for col, suffix in zip(cols, (".png", ".pdf"), strict=True):
+map_cols = st.columns(2)
+for col, suffix in zip(map_cols, (".png", ".pdf"), strict=True):
     col.download_button(
         suffix[1:].upper(),
-        data=lambda suffix=suffix: static_map(suffix),
+        data=deferred(static_map, suffix),
         file_name=f"pantau_peta_{layer}_{period}{suffix}",
         mime="image/png" if suffix == ".png" else "application/pdf",
         icon=":material/map:",

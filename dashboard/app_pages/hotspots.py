@@ -106,7 +106,7 @@ if state.area:
     )
 st.caption(caption)
 
-selected = (event.selection or {}).get("objects", {}).get(HEX_LAYER_ID, []) if event else []
+selected = event.selection.get("objects", {}).get(HEX_LAYER_ID, []) if event else []
 if selected:
     cell = selected[0]["cell"]
     row = cells[cells["cell"] == cell]

@@ -90,7 +90,7 @@ with left:
     ]
     st.html(legend_html(legend))
     st.caption(f"{LEVEL_LABELS[level]} di cakupan ini, diwarnai menurut: {unit}.")
-    picked = (event.selection or {}).get("objects", {}).get(AREA_LAYER_ID, []) if event else []
+    picked = event.selection.get("objects", {}).get(AREA_LAYER_ID, []) if event else []
     # A GeoJsonLayer selection is the GeoJSON Feature: its fields are under "properties".
     props = (picked[0].get("properties") or picked[0]) if picked else {}
     if props.get("code") and props["code"] != state.area:

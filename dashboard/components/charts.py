@@ -6,7 +6,7 @@ users read ``1.000`` and ``6 Okt``. :func:`indonesian` sets Vega's locale on a c
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final, TypeVar
 
 import altair as alt
 
@@ -34,10 +34,22 @@ LOCALE: dict[str, Any] = {
     },
 }
 #: Ten categorical colours that stay distinguishable (Tableau 10).
-CATEGORY_SCHEME = "tableau10"
+CATEGORY_SCHEME: Final = "tableau10"
+
+#: The chart classes ``st.altair_chart`` draws; :func:`indonesian` returns the class it is given.
+AnyChart = TypeVar(
+    "AnyChart",
+    bound=alt.Chart
+    | alt.LayerChart
+    | alt.ConcatChart
+    | alt.HConcatChart
+    | alt.VConcatChart
+    | alt.FacetChart
+    | alt.RepeatChart,
+)
 
 
-def indonesian(chart: alt.TopLevelMixin, **config: Any) -> alt.TopLevelMixin:
+def indonesian(chart: AnyChart, **config: Any) -> AnyChart:
     """``chart`` with Indonesian number and date formats (and any other top-level config)."""
     return chart.configure(locale=LOCALE, **config)
 
