@@ -30,11 +30,20 @@ st.header("Ekspor", anchor=False)
 period = f"{state.start:%Y%m%d}-{state.end:%Y%m%d}"
 st.caption(
     "Semua berkas mengikuti filter di panel kiri (periode, kategori, sumber, status). "
+    "Statistik wilayah dibatasi pada wilayah pilihan; lapisan titik panas selalu mencakup "
+    "seluruh Jakarta (Gi* membandingkan setiap sel dengan seluruh wilayah studi). "
     "GeoJSON dan GeoPackage memakai EPSG:4326 dan dapat dibuka di QGIS. Batas wilayah: "
     "BPS/OCHA via HDX, CC BY-IGO."
 )
 c1, c2 = st.columns(2)
-res = c1.selectbox("Resolusi H3", [7, 8, 9], index=[7, 8, 9].index(state.res), key="export_res")
+RES_LABELS = {7: "7 (≈ 5,2 km²)", 8: "8 (≈ 0,74 km²)", 9: "9 (≈ 0,11 km²)"}
+res = c1.selectbox(
+    "Resolusi H3",
+    list(RES_LABELS),
+    index=list(RES_LABELS).index(state.res),
+    format_func=RES_LABELS.__getitem__,
+    key="export_res",
+)
 level = c2.selectbox(
     "Tingkat wilayah",
     list(LEVEL_LABELS),
@@ -69,6 +78,10 @@ def area_file(fmt: str) -> bytes:
         gi[["code", "z", "p", "p_fdr", "gi_bin"]], on="code", how="left"
     )
     table["reports_per_km2"] = table["reports"] / table["area_km2"]
+    if state.area:  # the scope's areas, or the area containing it at a coarser level
+        codes = table["code"].astype(str)
+        area = state.area
+        table = table[codes.str.startswith(area) | codes.map(area.startswith)]
     geometry = None
     if fmt != "CSV":
         shapes = data.areas(level, loaded_at=data.boundary_status()["loaded_at"], simplify_m=0)
