@@ -19,6 +19,7 @@ from psycopg import sql
 from geo import db
 from geo.errors import PantauError
 from geo.settings import READER_ROLE, WRITER_ROLE, get_settings
+from geo.sla import SLA_FILE, load_targets, sync_targets
 from pipelines.boundaries.load import file_provenance, load_boundaries
 from pipelines.boundaries.read import read_boundaries
 from pipelines.boundaries.sources import boundary_sources, entry_for_checksum, sha256_of
@@ -111,9 +112,11 @@ def load_file(url: str, path: Path, fmt: str = "auto") -> dict[str, object]:
         return load_boundaries(conn, boundaries, provenance)
 
 
-@pytest.fixture
-def bps2020_loaded(writer_url: str, bps2020_path: Path) -> str:
-    """Make sure the official BPS 2020 set is the loaded one (reloading only when needed)."""
+def ensure_bps2020(writer_url: str, bps2020_path: Path) -> str:
+    """Make sure the official BPS 2020 set is the loaded one (reloading only when needed).
+
+    A plain function, so that module- and session-scoped fixtures can call it too.
+    """
     with db.connect(writer_url) as conn:
         row = conn.execute(
             "SELECT b.sha256, (SELECT count(*) FROM pantau.admin_area_parts) "
@@ -122,3 +125,48 @@ def bps2020_loaded(writer_url: str, bps2020_path: Path) -> str:
     if row is None or row[0] != sha256_of(bps2020_path) or row[1] == 0:
         load_file(writer_url, bps2020_path)
     return writer_url
+
+
+@pytest.fixture
+def bps2020_loaded(writer_url: str, bps2020_path: Path) -> str:
+    """Make sure the official BPS 2020 set is the loaded one (reloading only when needed)."""
+    return ensure_bps2020(writer_url, bps2020_path)
+
+
+#: What ingested reports fill: the reports, their runs and rejections, the marts and their queue.
+REPORT_TABLES = (
+    ("pantau", "mart_daily"),
+    ("pantau", "mart_h3_weekly"),
+    ("pantau", "mart_sla_facts"),
+    ("pantau", "mart_dirty_days"),
+    ("pantau", "mart_refreshes"),
+    ("pantau", "reports"),
+    ("pantau", "rejected_rows"),
+    ("pantau", "ingest_runs"),
+)
+
+
+def clear_reports(url: str) -> None:
+    """Empty every table of :data:`REPORT_TABLES` and put the default SLA targets back."""
+    with db.connect(url) as conn:
+        for table in REPORT_TABLES:
+            conn.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(*table)))
+        sync_targets(conn, load_targets(SLA_FILE))  # the committed file, even if patched
+        conn.commit()
+
+
+def ingest_generated(url: str, out: Path, *, min_inserted: int = 1, **options: object) -> Path:
+    """Generate feeds into ``out`` (``options``: :class:`Options` fields) and ingest both.
+
+    Each ingest refreshes the marts; a refresh error or fewer than ``min_inserted`` new
+    reports per source fails the fixture.
+    """
+    from pipelines.ingest import ingest
+    from pipelines.simulate.generate import Options, simulate
+
+    simulate(Options(out=out, progress=False, **options))  # type: ignore[arg-type]
+    for source in ("jaki", "qlue"):
+        result = ingest(source, [out / source], url=url, progress=False)
+        assert result.refresh_error is None, result.refresh_error
+        assert result.inserted >= min_inserted, result
+    return out

@@ -31,12 +31,10 @@ from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 from streamlit.testing.v1 import AppTest
 
 from geo import db
-from geo.sla import SLA_FILE, load_targets, sync_targets
-from pipelines.boundaries.sources import sha256_of
 from pipelines.ingest import ingest
 from pipelines.migrate import migrate
 from pipelines.simulate.generate import Options, simulate
-from tests.conftest import TEST_DB, load_file
+from tests.conftest import TEST_DB, clear_reports, ensure_bps2020, load_file
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 #: Imports of geopandas/pydeck and the first Gi* make a cold run slow; AppTest's 3 s is too short.
@@ -60,12 +58,6 @@ PAGE_FILES = {
     "area": "app_pages/area.py",
     "export": "app_pages/export.py",
 }
-
-_TABLES = (
-    "pantau.mart_daily", "pantau.mart_h3_weekly", "pantau.mart_sla_facts",
-    "pantau.mart_dirty_days", "pantau.mart_refreshes", "pantau.reports",
-    "pantau.rejected_rows", "pantau.ingest_runs",
-)  # fmt: skip
 
 
 # -- Streamlit's process-wide caches -------------------------------------------------------------
@@ -148,27 +140,6 @@ def chart_frames(at: AppTest) -> list[pd.DataFrame]:
     ]
 
 
-# -- the database --------------------------------------------------------------------------------
-def clean(url: str) -> None:
-    """Empty the reports, their runs, the marts and the queue; default SLA targets."""
-    with db.connect(url) as conn:
-        for table in _TABLES:
-            conn.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(*table.split("."))))
-        sync_targets(conn, load_targets(SLA_FILE))
-        conn.commit()
-
-
-def ensure_bps2020(url: str, bps2020_path: Path) -> None:
-    """What ``bps2020_loaded`` does, for fixtures wider than a function."""
-    with db.connect(url) as conn:
-        row = conn.execute(
-            "SELECT b.sha256, (SELECT count(*) FROM pantau.admin_area_parts) "
-            "FROM api.boundary_source AS b"
-        ).fetchone()
-    if row is None or row[0] != sha256_of(bps2020_path) or row[1] == 0:
-        load_file(url, bps2020_path)
-
-
 @dataclass(frozen=True)
 class World:
     """The ingested test data and what the tests compare the pages with."""
@@ -214,7 +185,7 @@ def feeds(bps2020_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def world(writer_url: str, bps2020_path: Path, feeds: Path) -> Iterator[World]:
     """The feeds ingested into the test database for one module; removed again afterwards."""
     ensure_bps2020(writer_url, bps2020_path)
-    clean(writer_url)
+    clear_reports(writer_url)
     for source in ("jaki", "qlue"):
         result = ingest(source, [feeds / source], url=writer_url, progress=False)
         assert result.refresh_error is None
@@ -227,7 +198,7 @@ def world(writer_url: str, bps2020_path: Path, feeds: Path) -> Iterator[World]:
         )
     yield World(writer_url, reports)
     st.cache_resource.clear()
-    clean(writer_url)
+    clear_reports(writer_url)
 
 
 @pytest.fixture

@@ -48,11 +48,7 @@ from playwright.sync_api import (
 )
 
 from geo import db
-from geo.sla import SLA_FILE, load_targets, sync_targets
-from pipelines.boundaries.sources import sha256_of
-from pipelines.ingest import ingest
-from pipelines.simulate.generate import Options, simulate
-from tests.conftest import load_file
+from tests.conftest import clear_reports, ensure_bps2020, ingest_generated
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "e2e"
@@ -84,29 +80,6 @@ HARMLESS: tuple[tuple[re.Pattern[str], str], ...] = (
 
 # -- the database -------------------------------------------------------------------------------
 #: What the reports of a run fill (emptied before and after, as the analytics tests do).
-TABLES = (
-    "pantau.mart_daily", "pantau.mart_h3_weekly", "pantau.mart_sla_facts",
-    "pantau.mart_dirty_days", "pantau.mart_refreshes", "pantau.reports",
-    "pantau.rejected_rows", "pantau.ingest_runs",
-)  # fmt: skip
-
-
-def _clean(url: str) -> None:
-    with db.connect(url) as conn:
-        for table in TABLES:
-            conn.execute(f"DELETE FROM {table}")
-        sync_targets(conn, load_targets(SLA_FILE))
-        conn.commit()
-
-
-def _ensure_bps2020(writer_url: str, bps2020_path: Path) -> None:
-    with db.connect(writer_url) as conn:
-        row = conn.execute(
-            "SELECT b.sha256, (SELECT count(*) FROM pantau.admin_area_parts) "
-            "FROM api.boundary_source AS b"
-        ).fetchone()
-    if row is None or row[0] != sha256_of(bps2020_path) or row[1] == 0:
-        load_file(writer_url, bps2020_path)
 
 
 @pytest.fixture(scope="package")
@@ -114,27 +87,14 @@ def e2e_database(
     admin_url: str, writer_url: str, bps2020_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """The admin URL of the test database, with boundaries and four months of reports."""
-    _ensure_bps2020(writer_url, bps2020_path)
-    _clean(writer_url)
-    out = tmp_path_factory.mktemp("e2e-feeds")
-    simulate(
-        Options(
-            start=START,
-            end=END,
-            seed=SEED,
-            out=out,
-            per_day=PER_DAY,
-            defects=0.02,
-            boundaries=bps2020_path,
-            progress=False,
-        )
-    )
-    for source in ("jaki", "qlue"):
-        result = ingest(source, [out / source], url=writer_url, progress=False)
-        assert result.refresh_error is None, result.refresh_error
-        assert result.inserted > 300, result
+    ensure_bps2020(writer_url, bps2020_path)
+    clear_reports(writer_url)
+    ingest_generated(
+        writer_url, tmp_path_factory.mktemp("e2e-feeds"), min_inserted=301, start=START,
+        end=END, seed=SEED, per_day=PER_DAY, defects=0.02, boundaries=bps2020_path,
+    )  # fmt: skip
     yield admin_url
-    _clean(writer_url)
+    clear_reports(writer_url)
 
 
 @pytest.fixture(scope="package")

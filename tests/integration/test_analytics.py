@@ -59,12 +59,9 @@ from geo.analytics import (
     trend_table,
 )
 from geo.errors import PantauError
-from geo.sla import SLA_FILE, load_targets, sync_targets
-from pipelines.boundaries.sources import sha256_of
 from pipelines.ingest import ingest
 from pipelines.refresh import refresh
-from pipelines.simulate.generate import Options, simulate
-from tests.conftest import load_file
+from tests.conftest import clear_reports, ensure_bps2020, ingest_generated
 
 pytestmark = pytest.mark.slow
 
@@ -79,34 +76,6 @@ KEPULAUAN_SERIBU = "3101"
 TEBET_TIMUR = "3171090003"
 N_KELURAHAN = 267
 N_KOTA = 6
-
-TABLES = (
-    "pantau.mart_daily", "pantau.mart_h3_weekly", "pantau.mart_sla_facts",
-    "pantau.mart_dirty_days", "pantau.mart_refreshes", "pantau.reports",
-    "pantau.rejected_rows", "pantau.ingest_runs",
-)  # fmt: skip
-
-
-# -- the generated and ingested world --------------------------------------------------------------
-def clean(url: str) -> None:
-    """Empty the reports, their runs, the marts and the queue; default SLA targets."""
-    with db.connect(url) as conn:
-        for table in TABLES:
-            conn.execute(f"DELETE FROM {table}")
-        sync_targets(conn, load_targets(SLA_FILE))
-        conn.commit()
-
-
-def ensure_bps2020(writer_url: str, bps2020_path: Path) -> str:
-    """What the ``bps2020_loaded`` fixture does, for a module-scoped fixture."""
-    with db.connect(writer_url) as conn:
-        row = conn.execute(
-            "SELECT b.sha256, (SELECT count(*) FROM pantau.admin_area_parts) "
-            "FROM api.boundary_source AS b"
-        ).fetchone()
-    if row is None or row[0] != sha256_of(bps2020_path) or row[1] == 0:
-        load_file(writer_url, bps2020_path)
-    return writer_url
 
 
 def stored_reports(url: str) -> pd.DataFrame:
@@ -139,27 +108,14 @@ def world(
     writer_url: str, bps2020_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[World]:
     url = ensure_bps2020(writer_url, bps2020_path)
-    clean(url)
-    out = tmp_path_factory.mktemp("analytics")
-    simulate(
-        Options(
-            start=START,
-            end=END,
-            seed=SEED,
-            out=out,
-            per_day=PER_DAY,
-            defects=0.02,
-            boundaries=bps2020_path,
-            progress=False,
-        )
-    )
-    for source in ("jaki", "qlue"):
-        result = ingest(source, [out / source], url=url, progress=False)
-        assert result.refresh_error is None
-        assert result.inserted > 5000, result
+    clear_reports(url)
+    out = ingest_generated(
+        url, tmp_path_factory.mktemp("analytics"), min_inserted=5001, start=START, end=END,
+        seed=SEED, per_day=PER_DAY, defects=0.02, boundaries=bps2020_path,
+    )  # fmt: skip
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     yield World(url, out, manifest, stored_reports(url))
-    clean(url)
+    clear_reports(url)
 
 
 @pytest.fixture

@@ -38,11 +38,10 @@ from geo.overview import (
     subarea_measures,
     top_categories,
 )
-from geo.sla import SLA_FILE, Period, load_targets, sla_summary, sync_targets
+from geo.sla import Period, sla_summary
 from geo.taxonomy import load_taxonomy
-from pipelines.boundaries.sources import sha256_of
 from pipelines.ingest import ingest
-from tests.conftest import load_file
+from tests.conftest import clear_reports, ensure_bps2020
 from tests.integration.test_ingest import write_csv, write_jsonl
 
 WIB = timezone(timedelta(hours=7))
@@ -171,33 +170,6 @@ Q1 = (
     f"{wib_text(T0 + timedelta(hours=30))},,,0"
 )
 
-TABLES = (
-    "pantau.mart_daily", "pantau.mart_h3_weekly", "pantau.mart_sla_facts",
-    "pantau.mart_dirty_days", "pantau.mart_refreshes", "pantau.reports",
-    "pantau.rejected_rows", "pantau.ingest_runs",
-)  # fmt: skip
-
-
-def clean(url: str) -> None:
-    """Empty the reports, their runs, the marts and the queue; default targets."""
-    with db.connect(url) as conn:
-        for table in TABLES:
-            conn.execute(f"DELETE FROM {table}")
-        sync_targets(conn, load_targets(SLA_FILE))
-        conn.commit()
-
-
-def ensure_bps2020(writer_url: str, bps2020_path: Path) -> str:
-    """What the ``bps2020_loaded`` fixture does, for a module-scoped fixture."""
-    with db.connect(writer_url) as conn:
-        row = conn.execute(
-            "SELECT b.sha256, (SELECT count(*) FROM pantau.admin_area_parts) "
-            "FROM api.boundary_source AS b"
-        ).fetchone()
-    if row is None or row[0] != sha256_of(bps2020_path) or row[1] == 0:
-        load_file(writer_url, bps2020_path)
-    return writer_url
-
 
 @pytest.fixture(scope="module")
 def overview_db(
@@ -205,7 +177,7 @@ def overview_db(
 ) -> Iterator[str]:
     """The hand-made reports, ingested as a user would (the ingest refreshes the marts)."""
     url = ensure_bps2020(writer_url, bps2020_path)
-    clean(url)
+    clear_reports(url)
     folder = tmp_path_factory.mktemp("overview")
     jaki_path = write_jsonl(folder / "jaki" / "f.jsonl", [jaki(key) for key in REPORTS])
     qlue_path = write_csv(folder / "qlue" / "f.csv", [Q1])
@@ -214,7 +186,7 @@ def overview_db(
         assert (result.rejected, result.outside_area) == (0, outside), result
         assert result.refresh_error is None
     yield url
-    clean(url)
+    clear_reports(url)
 
 
 @pytest.fixture

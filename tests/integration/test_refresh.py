@@ -31,6 +31,7 @@ from pipelines.ingest import IngestResult, ingest
 from pipelines.refresh import RefreshResult, refresh
 from pipelines.simulate.generate import Options, simulate
 from pipelines.sources.base import parse_time
+from tests.conftest import clear_reports
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WIB = timezone(timedelta(hours=7))
@@ -45,34 +46,21 @@ MARTS = {
     "completed_at, category, status, area_code, kelurahan_code, kecamatan_code, kota_code, "
     "coordinate_h, complete_h FROM pantau.mart_sla_facts ORDER BY 1, 2",
 }
-TABLES = (
-    "pantau.mart_daily", "pantau.mart_h3_weekly", "pantau.mart_sla_facts",
-    "pantau.mart_dirty_days", "pantau.mart_refreshes", "pantau.reports",
-    "pantau.rejected_rows", "pantau.ingest_runs",
-)  # fmt: skip
 RESULT_KEYS = {
     "mode", "days", "weeks", "daily_rows", "h3_rows", "sla_rows", "data_up_to", "seconds",
 }  # fmt: skip
 
 
-def clean(url: str) -> None:
-    """Empty the reports, their runs, the marts, the queue and the refresh log."""
-    with db.connect(url) as conn:
-        for table in TABLES:
-            conn.execute(f"DELETE FROM {table}")
-        conn.commit()
-
-
 @pytest.fixture(scope="module", autouse=True)
 def _empty_after_the_module(writer_url: str) -> Iterator[None]:
     yield
-    clean(writer_url)
+    clear_reports(writer_url)
 
 
 @pytest.fixture
 def url(bps2020_loaded: str) -> str:
     """Writer URL with BPS 2020 loaded, no reports and empty marts."""
-    clean(bps2020_loaded)
+    clear_reports(bps2020_loaded)
     return bps2020_loaded
 
 

@@ -37,10 +37,9 @@ from geo.sla import (
     sla_summary,
     sync_targets,
 )
-from pipelines.boundaries.sources import sha256_of
 from pipelines.ingest import ingest
 from pipelines.refresh import refresh
-from tests.conftest import load_file
+from tests.conftest import clear_reports, ensure_bps2020
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WIB = timezone(timedelta(hours=7))
@@ -252,32 +251,6 @@ def write_csv(path: Path, rows: list[str]) -> Path:
 
 
 # -- database state ----------------------------------------------------------------------------
-TABLES = (
-    "pantau.mart_daily", "pantau.mart_h3_weekly", "pantau.mart_sla_facts",
-    "pantau.mart_dirty_days", "pantau.mart_refreshes", "pantau.reports",
-    "pantau.rejected_rows", "pantau.ingest_runs",
-)  # fmt: skip
-
-
-def clean(url: str) -> None:
-    """Empty the reports, their runs, the marts and the queue; default targets."""
-    with db.connect(url) as conn:
-        for table in TABLES:
-            conn.execute(f"DELETE FROM {table}")
-        sync_targets(conn, load_targets(SLA_FILE))
-        conn.commit()
-
-
-def ensure_bps2020(writer_url: str, bps2020_path: Path) -> str:
-    """What the ``bps2020_loaded`` fixture does, for a module-scoped fixture."""
-    with db.connect(writer_url) as conn:
-        row = conn.execute(
-            "SELECT b.sha256, (SELECT count(*) FROM pantau.admin_area_parts) "
-            "FROM api.boundary_source AS b"
-        ).fetchone()
-    if row is None or row[0] != sha256_of(bps2020_path) or row[1] == 0:
-        load_file(writer_url, bps2020_path)
-    return writer_url
 
 
 @pytest.fixture(scope="module")
@@ -286,7 +259,7 @@ def sla_db(
 ) -> Iterator[str]:
     """The hand-made March set and the backlog set, ingested (marts refreshed by the ingest)."""
     url = ensure_bps2020(writer_url, bps2020_path)
-    clean(url)
+    clear_reports(url)
     folder = tmp_path_factory.mktemp("sla")
     jaki_objs, qlue_rows = march_reports()
     jaki_path = write_jsonl(folder / "jaki" / "f.jsonl", jaki_objs + backlog_reports())
@@ -296,7 +269,7 @@ def sla_db(
         assert result.rejected == 0 and result.outside_area == 0, result
         assert result.refresh_error is None
     yield url
-    clean(url)
+    clear_reports(url)
 
 
 @pytest.fixture

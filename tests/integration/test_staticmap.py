@@ -43,30 +43,14 @@ from geo.staticmap import (
     render_map,
 )
 from geo.taxonomy import load_taxonomy
-from pipelines.boundaries.sources import sha256_of
 from pipelines.export_cli import export_app
-from pipelines.ingest import ingest
 from pipelines.run import run_cli
-from pipelines.simulate.generate import Options, simulate
-from tests.conftest import load_file
+from tests.conftest import clear_reports, ensure_bps2020, ingest_generated
 
 START, END = date(2024, 1, 1), date(2024, 3, 31)
-TABLES = (
-    "pantau.mart_daily", "pantau.mart_h3_weekly", "pantau.mart_sla_facts",
-    "pantau.mart_dirty_days", "pantau.mart_refreshes", "pantau.reports",
-    "pantau.rejected_rows", "pantau.ingest_runs",
-)  # fmt: skip
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: Generous bound on one render (the target is a few seconds; CI machines vary).
 MAX_SECONDS = 15.0
-
-
-def clean(url: str) -> None:
-    """Empty the reports, their runs and the marts."""
-    with db.connect(url) as conn:
-        for table in TABLES:
-            conn.execute(f"DELETE FROM {table}")
-        conn.commit()
 
 
 @pytest.fixture(scope="module")
@@ -74,26 +58,14 @@ def world(
     writer_url: str, bps2020_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, Any]]:
     """BPS 2020 boundaries and three months of both feeds; the generator's manifest."""
-    with db.connect(writer_url) as conn:
-        row = conn.execute(
-            "SELECT b.sha256, (SELECT count(*) FROM pantau.admin_area_parts) "
-            "FROM api.boundary_source AS b"
-        ).fetchone()
-    if row is None or row[0] != sha256_of(bps2020_path) or row[1] == 0:
-        load_file(writer_url, bps2020_path)
-    clean(writer_url)
-    out = tmp_path_factory.mktemp("staticmap")
-    simulate(
-        Options(
-            start=START, end=END, seed=11, out=out, per_day=150, defects=0.01,
-            boundaries=bps2020_path, progress=False,
-        )
+    ensure_bps2020(writer_url, bps2020_path)
+    clear_reports(writer_url)
+    out = ingest_generated(
+        writer_url, tmp_path_factory.mktemp("staticmap"), start=START, end=END, seed=11,
+        per_day=150, defects=0.01, boundaries=bps2020_path,
     )  # fmt: skip
-    for source in ("jaki", "qlue"):
-        result = ingest(source, [out / source], url=writer_url, progress=False)
-        assert result.refresh_error is None
     yield json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-    clean(writer_url)
+    clear_reports(writer_url)
 
 
 @pytest.fixture
