@@ -9,6 +9,9 @@ import typer
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Also print one JSON object last.")]
+#: The generated feeds the ingest, refresh, analytics and dashboard benchmarks load.
+ReportsOption = Annotated[int, typer.Option(help="Generated reports (both sources).")]
+FeedSeedOption = Annotated[int, typer.Option(help="Random seed of the generated feeds.")]
 
 
 @app.callback()
@@ -50,8 +53,8 @@ def simulate_cmd(
 
 @app.command("ingest")
 def ingest_cmd(
-    reports: Annotated[int, typer.Option(help="Generated reports (both sources).")] = 1_000_000,
-    seed: Annotated[int, typer.Option(help="Random seed of the generated feeds.")] = 7,
+    reports: ReportsOption = 1_000_000,
+    seed: FeedSeedOption = 7,
     as_json: JsonOption = False,
 ) -> None:
     """Generated feeds end to end into a separate bench database, against a plain COPY."""
@@ -62,10 +65,8 @@ def ingest_cmd(
 
 @app.command("refresh")
 def refresh_cmd(
-    reports: Annotated[
-        int, typer.Option(help="Generated reports loaded (both sources).")
-    ] = 1_000_000,
-    seed: Annotated[int, typer.Option(help="Random seed of the generated feeds.")] = 7,
+    reports: ReportsOption = 1_000_000,
+    seed: FeedSeedOption = 7,
     as_json: JsonOption = False,
 ) -> None:
     """One new day's incremental marts refresh against refresh --full, same run."""
@@ -76,10 +77,8 @@ def refresh_cmd(
 
 @app.command("analytics")
 def analytics_cmd(
-    reports: Annotated[
-        int, typer.Option(help="Generated reports loaded (both sources).")
-    ] = 1_000_000,
-    seed: Annotated[int, typer.Option(help="Random seed of the generated feeds.")] = 7,
+    reports: ReportsOption = 1_000_000,
+    seed: FeedSeedOption = 7,
     as_json: JsonOption = False,
 ) -> None:
     """Gi* (res 9), emerging hot spots (res 8, 104 weeks) and SLA (kelurahan x category)."""
@@ -90,10 +89,8 @@ def analytics_cmd(
 
 @app.command("dashboard")
 def dashboard_cmd(
-    reports: Annotated[
-        int, typer.Option(help="Generated reports loaded (both sources).")
-    ] = 1_000_000,
-    seed: Annotated[int, typer.Option(help="Random seed of the generated feeds.")] = 7,
+    reports: ReportsOption = 1_000_000,
+    seed: FeedSeedOption = 7,
     as_json: JsonOption = False,
 ) -> None:
     """Server time per dashboard page (cold and warm) and bytes sent, on 1,000,000 reports."""

@@ -307,7 +307,7 @@ ANALYTICS: dict[str, Any] = {
     "area_counts": lambda conn, filters, level: analytics_mod.area_counts(conn, level, filters),
     "sla_summary": _sla_summary,
     "overdue_backlog": _overdue_backlog,
-    "data_range": lambda conn: _data_range(conn),
+    "data_range": _data_range,
     "cell_categories": analytics_mod.cell_categories,
     "area_reports": analytics_mod.area_reports,
 }
@@ -390,7 +390,7 @@ def _overview(
 
 
 @contextmanager
-def writer_free_connection() -> Iterator[psycopg.Connection]:
+def reader_connection() -> Iterator[psycopg.Connection]:
     """A pooled read-only connection for work that is not cached (static map rendering)."""
     with _connection(reader_url()) as conn:
         yield conn

@@ -71,13 +71,18 @@ def write_table(frame: pd.DataFrame, path: Path, *, conn: psycopg.Connection | N
     else:
         msg = "A spatial export needs a 'code' or 'cell' column."
         raise PantauError(msg)
+    _write_spatial(out, path, fmt, layer=path.stem)
+    return fmt
+
+
+def _write_spatial(out: gpd.GeoDataFrame, path: Path, fmt: str, *, layer: str) -> None:
+    """Write a GeoJSON or a one-layer GeoPackage (``layer``) to ``path``, replacing it."""
     for column in out.columns:  # GDAL has no date type for GeoJSON; write ISO text
         if column != "geometry" and pd.api.types.is_datetime64_any_dtype(out[column]):
             out[column] = out[column].astype(str)
     if path.exists():
         path.unlink()  # a GeoPackage would otherwise gain a second layer
-    out.to_file(path, driver=fmt, layer=path.stem if fmt == "GPKG" else None)
-    return fmt
+    out.to_file(path, driver=fmt, layer=layer if fmt == "GPKG" else None)
 
 
 def table_bytes(
@@ -99,12 +104,10 @@ def table_bytes(
         msg = "A spatial export needs the geometry of every row."
         raise PantauError(msg)
     out = gpd.GeoDataFrame(frame.copy(), geometry=list(geometry), crs="EPSG:4326")
-    for column in out.columns:
-        if column != "geometry" and (
-            pd.api.types.is_datetime64_any_dtype(out[column]) or out[column].dtype == object
-        ):
+    for column in out.columns:  # dates and mixed values as text, as GDAL wants
+        if column != "geometry" and out[column].dtype == object:
             out[column] = out[column].astype(str)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"pantau{suffix}"
-        out.to_file(path, driver=fmt, layer="pantau" if fmt == "GPKG" else None)
+        _write_spatial(out, path, fmt, layer="pantau")
         return path.read_bytes()

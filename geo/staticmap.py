@@ -77,6 +77,7 @@ from geo.boundaries import areas_frame
 from geo.db import read_frame
 from geo.errors import PantauError
 from geo.export import cell_polygons
+from geo.indonesian import MONTHS_SHORT, format_decimal
 from geo.settings import TIMEZONE
 from geo.taxonomy import load_taxonomy
 
@@ -129,7 +130,6 @@ KOTA_LINE = "#333333"
 COUNT_CMAP = "YlOrRd"
 COUNT_CLASSES = 6
 
-_MONTHS_SHORT = ("Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agt", "Sep", "Okt", "Nov", "Des")
 _SOURCE_NAMES = {"jaki": "JAKI", "qlue": "Qlue"}
 _STATUS_NAMES = {
     "received": "diterima",
@@ -245,21 +245,14 @@ def map_format(path: Path) -> str:
 
 
 # -- Indonesian text --------------------------------------------------------------------------
-_SWAP_SEPARATORS = str.maketrans({",": ".", ".": ","})
-
-
 def format_number(value: float, decimals: int = 0) -> str:
-    """A number the Indonesian way: ``12345`` -> ``"12.345"``, ``2.5`` -> ``"2,5"``.
-
-    (The dashboard has the same helper; ``geo`` cannot import the dashboard.)
-    """
-    value = round(float(value), decimals) + 0.0  # no "-0" for tiny negatives
-    return f"{value:,.{decimals}f}".translate(_SWAP_SEPARATORS)
+    """A number the Indonesian way: ``12345`` -> ``"12.345"``, ``2.5`` -> ``"2,5"``."""
+    return format_decimal(float(value), decimals)
 
 
 def format_day(day: date) -> str:
     """A day with an Indonesian month abbreviation: ``"1 Jan 2024"``, ``"17 Agt 2024"``."""
-    return f"{day.day} {_MONTHS_SHORT[day.month - 1]} {day.year}"
+    return f"{day.day} {MONTHS_SHORT[day.month - 1]} {day.year}"
 
 
 def format_moment(moment: datetime) -> str:

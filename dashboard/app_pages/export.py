@@ -131,7 +131,7 @@ def static_map(suffix: str) -> bytes:
     """The static map of the current filters as PNG or PDF bytes."""
     from geo import staticmap
 
-    with tempfile.TemporaryDirectory() as tmp, data.writer_free_connection() as conn:
+    with tempfile.TemporaryDirectory() as tmp, data.reader_connection() as conn:
         out = Path(tmp) / f"peta{suffix}"
         staticmap.render_map(conn, layer=layer, res=int(res), filters=filters, out=out)
         return out.read_bytes()

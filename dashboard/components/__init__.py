@@ -8,49 +8,15 @@ the server's or the browser's locale. Formatting is done here, once, rather than
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from geo.indonesian import MISSING, MONTHS, format_decimal
 from geo.settings import TIMEZONE
 
+__all__ = ["MISSING", "format_count", "format_decimal", "format_wib"]
+
 _WIB = ZoneInfo(TIMEZONE)
-
-_MONTHS_ID = (
-    "Januari",
-    "Februari",
-    "Maret",
-    "April",
-    "Mei",
-    "Juni",
-    "Juli",
-    "Agustus",
-    "September",
-    "Oktober",
-    "November",
-    "Desember",
-)
-
-#: Shown instead of a number that is missing.
-MISSING = "–"
-
-_SWAP_SEPARATORS = str.maketrans({",": ".", ".": ","})
-
-
-def format_decimal(value: float | None, decimals: int = 1) -> str:
-    """A number as Indonesian text: ``1234.5`` -> ``"1.234,5"``.
-
-    Parameters
-    ----------
-    value
-        The number; None or NaN give :data:`MISSING` rather than ``"nan"``.
-    decimals
-        Digits after the decimal comma.
-    """
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return MISSING
-    value = round(value, decimals) + 0.0  # no "-0,0" for tiny negatives
-    return f"{value:,.{decimals}f}".translate(_SWAP_SEPARATORS)
 
 
 def format_count(value: int | None) -> str:
@@ -73,4 +39,4 @@ def format_wib(moment: datetime | str | None) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo("UTC"))
     local = moment.astimezone(_WIB)
-    return f"{local.day} {_MONTHS_ID[local.month - 1]} {local.year}, {local:%H.%M} WIB"
+    return f"{local.day} {MONTHS[local.month - 1]} {local.year}, {local:%H.%M} WIB"

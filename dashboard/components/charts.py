@@ -10,11 +10,8 @@ from typing import Any, Final, TypeVar
 
 import altair as alt
 
-_DAYS = ["Minggu", "Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu"]
-_MONTHS = [
-    "Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September",
-    "Oktober", "November", "Desember",
-]  # fmt: skip
+from geo.indonesian import DAYS, MONTHS, MONTHS_SHORT
+
 LOCALE: dict[str, Any] = {
     "number": {
         "decimal": ",",
@@ -27,10 +24,10 @@ LOCALE: dict[str, Any] = {
         "date": "%d/%m/%Y",
         "time": "%H.%M.%S",
         "periods": ["AM", "PM"],
-        "days": _DAYS,
-        "shortDays": [d[:3] for d in _DAYS],
-        "months": _MONTHS,
-        "shortMonths": [m[:3] if m != "Agustus" else "Agt" for m in _MONTHS],
+        "days": list(DAYS),
+        "shortDays": [d[:3] for d in DAYS],
+        "months": list(MONTHS),
+        "shortMonths": list(MONTHS_SHORT),
     },
 }
 #: Ten categorical colours that stay distinguishable (Tableau 10).
