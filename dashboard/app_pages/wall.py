@@ -91,12 +91,13 @@ def big_table(per_kota: pd.DataFrame) -> str:
 def show_summary() -> None:
     """Big KPIs and the per-kota SLA table."""
     per_kota = data.analytics("sla_summary", filters, level="kota", by=None)
-    total = int(per_kota["reports"].sum())
-    met = (per_kota["within_complete_pct"] * per_kota["reports"]).sum() / max(total, 1)
+    # The city's own KPIs (geo.overview): a share within target is not a report-weighted mean
+    # of the kota shares, whose denominators leave out reports still open within target.
+    city = data.overview("kpis_with_change", filters, area=None)["current"]
     cols = st.columns(3)
-    cols[0].metric("Laporan", format_count(total))
-    cols[1].metric("Selesai ≤ 7 hari", f"{format_decimal(met, 1)} %")
-    cols[2].metric("Terbuka lewat batas", format_count(int(per_kota["open_overdue"].sum())))
+    cols[0].metric("Laporan", format_count(int(city["reports"])))
+    cols[1].metric("Selesai ≤ 7 hari", f"{format_decimal(city['within_complete_pct'], 1)} %")
+    cols[2].metric("Terbuka lewat batas", format_count(int(city["open_overdue"])))
     st.html(big_table(per_kota))
 
 
