@@ -78,7 +78,12 @@ chart = (
     alt.Chart(plot)
     .mark_rect()
     .encode(
-        x=alt.X("col:N", title=BY[by], sort=None, axis=alt.Axis(labelAngle=-40, labelLimit=220)),
+        x=alt.X(
+            "col:N",
+            title=BY[by],
+            sort=None,
+            axis=alt.Axis(labelAngle=-60, labelLimit=200, labelOverlap=False),
+        ),
         y=alt.Y(
             "row:N", title=LEVEL_LABELS[level], sort="ascending", axis=alt.Axis(labelLimit=260)
         ),
@@ -90,7 +95,7 @@ chart = (
             alt.Tooltip("reports_text:N", title="Laporan"),
         ],
     )
-    .properties(height=max(240, rows * (32 if rows <= 50 else 14)))
+    .properties(height=alt.Step(28 if rows <= 50 else 14))  # every row the same height
 )
 st.altair_chart(indonesian(chart), width="stretch")
 

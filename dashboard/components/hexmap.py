@@ -122,18 +122,15 @@ def hex_records(
             "color": list(colour),
             "reports": int(row["reports"]),
             "label": format_count(int(row["reports"])),
-            "detail": "",
+            "detail": "",  # deck.gl inserts field values as text: one line each, no markup
+            "score": "",
         }
         if "pattern" in row:
-            record["detail"] = (
-                f"{PATTERN_LABELS.get(row['pattern'], row['pattern'])}<br/>tren z = "
-                f"{format_decimal(float(row.get('trend_z', 0.0)), 2)}"
-            )
+            record["detail"] = PATTERN_LABELS.get(row["pattern"], row["pattern"])
+            record["score"] = f"tren z = {format_decimal(float(row.get('trend_z', 0.0)), 2)}"
         elif "z" in row:
-            record["detail"] = (
-                f"{GI_BIN_LABELS.get(int(row.get('gi_bin', 0)), '')}<br/>z = "
-                f"{format_decimal(float(row['z']), 2)}"
-            )
+            record["detail"] = GI_BIN_LABELS.get(int(row.get("gi_bin", 0)), "")
+            record["score"] = f"z = {format_decimal(float(row['z']), 2)}"
         records.append(record)
     return records, legend
 
@@ -249,7 +246,7 @@ def points_layer(points: pd.DataFrame) -> pdk.Layer:
 
 
 HEX_TOOLTIP = {
-    "html": "<b>{label}</b> laporan<br/>{detail}",
+    "html": "<b>{label}</b> laporan<br/>{detail}<br/>{score}",
     "style": {"fontSize": "13px"},
 }
 AREA_TOOLTIP = {"html": "<b>{name}</b><br/>{value}", "style": {"fontSize": "13px"}}

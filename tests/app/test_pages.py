@@ -170,8 +170,9 @@ def test_hotspots_map(app_env: World, study_cells: dict[int, int]) -> None:
     )
     # The default view is Gi*: the tooltip detail names the bin and the z-score, and every
     # record has every tooltip field (deck.gl prints a missing one as "{name}").
-    assert all(set(r) >= {"label", "detail"} for r in hexagons["data"])
-    assert "z = " in hexagons["data"][0]["detail"]
+    assert all(set(r) >= {"label", "detail", "score"} for r in hexagons["data"])
+    assert hexagons["data"][0]["score"].startswith("z = ")
+    assert "<" not in hexagons["data"][0]["detail"]  # deck.gl shows field values as text
     base = layers["kelurahan-base"]["data"]["features"]
     assert len(base) == 267 + 3  # every kelurahan and the three placeholder units
 
@@ -190,7 +191,7 @@ def test_hotspots_resolution_and_view(
     ok(at)
     records = deck_layers(at)["hexagons"]["data"]
     assert len(records) == study_cells[res]
-    assert all("tren z = " in r["detail"] for r in records)  # the pattern and its trend
+    assert all(r["score"].startswith("tren z = ") for r in records)  # the pattern's trend
     assert canonical(at.query_params)["view"] == ["emerging"]
 
 
