@@ -3,14 +3,22 @@
 One batch = one transaction:
 
 1. a run row in ``pantau.ingest_runs`` (its ``batch_id`` tags everything below);
-2. the adapter's canonical rows go through COPY into an unlogged staging table (H3 res-12 cell
-   computed on the way), its rejections into ``pantau.rejected_rows`` with the raw row;
-3. the same id twice in the batch counts once: the newest ``updated_at`` wins (later line on a
-   tie), the others count as ``unchanged``;
-4. the spatial join of :mod:`pipelines.spatial_join` gives each point its owner (or
-   ``outside``);
-5. one set-based upsert keyed on (source, source_id): new ids are inserted, a newer
-   ``updated_at`` updates, an equal or older one leaves the row ``unchanged``.
+2. the adapter's canonical rows go through COPY into unlogged staging tables a chunk at a time
+   while the next files are parsed (H3 res-12 cell computed on the way, and the owner when the
+   point's res-11 cell lies wholly inside one unit: :mod:`pipelines.boundaries.cells`); the
+   rejections go to ``pantau.rejected_rows`` with the raw row;
+3. each chunk's rows with an id new to the table and not (yet) repeated in the batch are
+   joined to their owner (``ST_Covers`` for the points without one) and inserted by one
+   set-based statement; the other rows wait in the staging table;
+4. then the same id twice in the batch counts once: the newest ``updated_at`` wins (later line
+   on a tie), the others count as ``unchanged`` (a copy inserted by an earlier chunk is taken
+   back out first);
+5. the spatial join of :mod:`pipelines.spatial_join` gives the waiting rows their owner (or
+   ``outside``), and one set-based upsert keyed on (source, source_id) applies them: new ids
+   are inserted, a newer ``updated_at`` updates, an equal or older one leaves the row
+   ``unchanged``.
+
+The result does not depend on how the batch is cut into chunks (tested against one chunk).
 
 Killing the process at any point leaves nothing of the batch (the transaction and its
 unlogged tables vanish); running the same command again gives exact counts. The invariant
@@ -34,12 +42,15 @@ from tqdm import tqdm
 
 from geo import db
 from geo.errors import PantauError
-from pipelines.parallel_parse import FeedReadError
+from pipelines.boundaries.cells import CELL_RESOLUTION, ensure_area_cells, interior_cells
+from pipelines.parallel_parse import SIGNATURE, TRAILER, FeedReadError
 from pipelines.sources import SOURCES
 from pipelines.sources.base import Rejection, Report
 from pipelines.spatial_join import codes_query, index_points, owners_query, staging_table
 
 H3_RESOLUTION = 12
+#: Rows loaded at a time while the rest of the batch is still being parsed (see _ChunkLoader).
+CHUNK_ROWS = 50_000
 
 _STAGE_COLUMNS = (
     "seq",
@@ -57,6 +68,7 @@ _STAGE_COLUMNS = (
     "lng",
     "lat",
     "h3_r12",
+    "area_code",
     "photo_url",
     "photo_done_url",
     "text_redacted",
@@ -81,13 +93,14 @@ _STAGE_TYPES = (
     "text",
     "text",
     "text",
+    "text",
 )
 _STAGE_TABLE = """
 CREATE UNLOGGED TABLE {stage} (
     seq bigint NOT NULL, source_id text NOT NULL, ticket_code text, category text NOT NULL,
     source_category text, status text NOT NULL, source_status text, created_at timestamptz NOT NULL,
     coordinated_at timestamptz, completed_at timestamptz, updated_at timestamptz NOT NULL,
-    agency text, lng float8 NOT NULL, lat float8 NOT NULL, h3_r12 bigint NOT NULL,
+    agency text, lng float8 NOT NULL, lat float8 NOT NULL, h3_r12 bigint NOT NULL, area_code text,
     photo_url text, photo_done_url text, text_redacted text,
     geom geometry(Point, 4326) GENERATED ALWAYS AS (ST_SetSRID(ST_MakePoint(lng, lat), 4326)) STORED
 )
@@ -109,10 +122,69 @@ WITH ranked AS (
 )
 DELETE FROM {stage} AS s USING ranked AS r WHERE s.seq = r.seq AND r.rn > 1
 """
-# The upsert as two statements under a table lock (one batch writes at a time; readers are never
-# blocked): newer copies of known ids update them, then unknown ids are inserted. Measured
-# against one INSERT .. ON CONFLICT DO UPDATE: the speculative insertion of ON CONFLICT costs
-# about a third more per new row (bench/README.md).
+# Rows inserted while the files are still being parsed (one statement per chunk, see
+# ``_ChunkLoader``): every row whose id is new to the table and not held back as a repeat
+# (``held`` also lists the chunk's ids stored before this batch, so there is no join with the
+# growing table). Owners: the worker already named the unit of a point whose res-11 cell lies
+# wholly inside one (``area_code``, about 84 % of the points); the other points of the chunk
+# (copied to ``{points}``, which has a GiST index) are joined with ``ST_Covers`` here. The
+# held rows move on to the staging table for the set-based path below. The creation days of
+# the new rows are queued for the marts.
+_INSERT_CHUNK = """
+WITH located AS MATERIALIZED ({owners}),
+fresh AS (
+    INSERT INTO pantau.reports AS r (
+        source, source_id, ticket_code, category, source_category, status, source_status,
+        created_at, coordinated_at, completed_at, updated_at, agency, geom, h3_r12, area_code,
+        kelurahan_code, kecamatan_code, kota_code, outside, photo_url, photo_done_url,
+        text_redacted, batch_id)
+    SELECT %(source)s, c.source_id, c.ticket_code, c.category, c.source_category, c.status,
+           c.source_status, c.created_at, c.coordinated_at, c.completed_at, c.updated_at,
+           c.agency, ST_SetSRID(ST_MakePoint(c.lng, c.lat), 4326), c.h3_r12, a.code,
+           CASE WHEN a.is_placeholder THEN NULL ELSE a.code END, a.kecamatan_code, a.kota_code,
+           a.code IS NULL, c.photo_url, c.photo_done_url, c.text_redacted, %(batch)s
+    FROM {chunk} AS c
+    LEFT JOIN located AS o ON o.id = c.seq
+    LEFT JOIN pantau.admin_areas AS a ON a.code = COALESCE(c.area_code, o.area_code)
+    WHERE c.source_id <> ALL(%(held)s)
+    RETURNING r.source_id, r.created_at, r.outside
+), rest AS (
+    INSERT INTO {stage} ({columns})
+    SELECT {columns} FROM {chunk} AS c WHERE c.source_id = ANY(%(held)s)
+), queued AS (
+    INSERT INTO pantau.mart_dirty_days (day)
+    SELECT DISTINCT (created_at AT TIME ZONE 'Asia/Jakarta')::date FROM fresh
+    ON CONFLICT DO NOTHING
+)
+SELECT count(*), count(*) FILTER (WHERE outside) FROM fresh
+"""
+_CHUNK_POINTS = """
+INSERT INTO {points} (id, geom)
+SELECT seq, ST_SetSRID(ST_MakePoint(lng, lat), 4326) FROM {chunk} WHERE area_code IS NULL
+"""
+# An id inserted early in the batch and met again in a later file: its inserted copy goes back
+# to the staging table, as the first of its copies (negative seq: before every line), so that
+# the in-batch dedupe sees all of them. Only rows of this batch are taken back, and before the
+# set-based path has run, every such row came from _INSERT_CHUNK (a new id: nothing to restore).
+_TAKE_BACK = """
+WITH gone AS (
+    DELETE FROM pantau.reports
+    WHERE source = %(source)s AND source_id = ANY(%(ids)s) AND batch_id = %(batch)s
+    RETURNING *
+), moved AS (
+    INSERT INTO {stage} ({columns})
+    SELECT -row_number() OVER (ORDER BY source_id), source_id, ticket_code, category,
+           source_category, status, source_status, created_at, coordinated_at, completed_at,
+           updated_at, agency, ST_X(geom), ST_Y(geom), h3_r12, NULL, photo_url, photo_done_url,
+           text_redacted
+    FROM gone
+)
+SELECT count(*), count(*) FILTER (WHERE outside) FROM gone
+"""
+# The upsert of the rest as two statements under a table lock (one batch writes at a time;
+# readers are never blocked): newer copies of known ids update them, then unknown ids are
+# inserted. Measured against one INSERT .. ON CONFLICT DO UPDATE: the speculative insertion of
+# ON CONFLICT costs about a third more per new row (bench/README.md).
 _LOCK_REPORTS = "LOCK TABLE pantau.reports IN SHARE ROW EXCLUSIVE MODE"
 # Each statement queues the creation days it touched for `pipelines refresh` (the old day of an
 # updated report first: its marts rows must go even if its creation time changed).
@@ -121,6 +193,7 @@ INSERT INTO pantau.mart_dirty_days (day)
 SELECT DISTINCT (r.created_at AT TIME ZONE 'Asia/Jakarta')::date
 FROM {stage} AS s JOIN pantau.reports AS r
   ON r.source = %(source)s AND r.source_id = s.source_id AND r.updated_at < s.updated_at
+WHERE s.source_id = ANY(%(known)s)
 ON CONFLICT DO NOTHING
 """
 _QUEUE_DAYS = """
@@ -142,6 +215,7 @@ UPDATE pantau.reports AS r SET
     photo_done_url = s.photo_done_url, text_redacted = s.text_redacted, batch_id = %(batch)s
 FROM {stage} AS s LEFT JOIN {codes} AS c ON c.id = s.seq
 WHERE r.source = %(source)s AND r.source_id = s.source_id AND r.updated_at < s.updated_at
+  AND s.source_id = ANY(%(known)s)
 """
 _INSERT = """
 INSERT INTO pantau.reports AS r (
@@ -155,8 +229,7 @@ SELECT %(source)s, s.source_id, s.ticket_code, s.category, s.source_category, s.
        c.kota_code, c.area_code IS NULL, s.photo_url, s.photo_done_url, s.text_redacted,
        %(batch)s
 FROM {stage} AS s LEFT JOIN {codes} AS c ON c.id = s.seq
-WHERE NOT EXISTS (
-    SELECT FROM pantau.reports AS x WHERE x.source = %(source)s AND x.source_id = s.source_id)
+WHERE s.source_id <> ALL(%(known)s)
 """
 #: The same merge within a batch: ``s`` is the newest copy, ``r.first_coordinated`` the earliest
 #: coordination time among the copies.
@@ -173,7 +246,7 @@ UPDATE pantau.reports AS r SET coordinated_at = s.coordinated_at
 FROM {stage} AS s
 WHERE r.source = 'qlue' AND r.source_id = s.source_id AND s.coordinated_at IS NOT NULL
   AND s.coordinated_at < COALESCE(r.coordinated_at, 'infinity') AND r.updated_at >= s.updated_at
-  AND s.coordinated_at >= r.created_at
+  AND s.coordinated_at >= r.created_at AND s.source_id = ANY(%(known)s)
 """
 #: How an update merges the coordination time: JAKI's newest history is authoritative (unless
 #: it has none); Qlue keeps the earliest "process" time ever seen.
@@ -249,6 +322,7 @@ def ingest(
     url = url or db.writer_url()
     with db.connect(url) as conn:
         try:
+            ensure_area_cells(conn)
             result = _run_batch(conn, adapter, progress)
         except (psycopg.Error, OSError, EOFError, zlib.error, FeedReadError) as exc:
             conn.rollback()
@@ -287,18 +361,38 @@ def _run_batch(conn: psycopg.Connection, adapter: Any, progress: bool | None) ->
     # The dedupe and the upsert hash the whole staging table; with the default work_mem the
     # hash spills to disk in batches (measured: 4 batches for 900k rows).
     conn.execute("SET LOCAL work_mem = '512MB'")
+    # Rows are inserted while later files are still being parsed: one batch writes at a time
+    # from the start (readers are never blocked).
+    conn.execute(_LOCK_REPORTS)
     stage = staging_table(f"ingest_{source}")
-    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(stage))
+    chunk = staging_table(f"ingest_{source}_chunk")
+    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}, {}").format(stage, chunk))
     conn.execute(sql.SQL(_STAGE_TABLE).format(stage=stage))
+    conn.execute(sql.SQL("CREATE UNLOGGED TABLE {} (LIKE {})").format(chunk, stage))
 
     clock = time.perf_counter()
     seen = SeenIds()
-    rejections = _copy_reports(conn, stage, adapter, result, progress, seen)
+    loader = _ChunkLoader(
+        conn, stage, chunk, params={"source": source, "batch": result.batch_id}, seen=seen
+    )
+    rejections = _load(loader, adapter, result, progress)
+    result.timings["insert_during_parse"] = round(loader.seconds, 3)
     clock = result.lap("parse_and_copy", clock)
     _copy_rejections(conn, rejections, source, result.batch_id)
     result.rejected = len(rejections)
     result.rejected_by_reason = dict(sorted(Counter(r.reason for _, r in rejections).items()))
 
+    params = {"source": source, "batch": result.batch_id, "known": sorted(loader.known)}
+    staged = loader.staged
+    taken_back = 0
+    if seen.repeated and loader.inserted:
+        columns = sql.SQL(", ").join(map(sql.Identifier, _STAGE_COLUMNS))
+        take_back = sql.SQL(_TAKE_BACK).format(stage=stage, columns=columns)
+        repeated = {**params, "ids": sorted(seen.repeated)}
+        counted = conn.execute(take_back, repeated).fetchone()
+        taken_back, outside_back = (int(counted[0]), int(counted[1])) if counted else (0, 0)
+        loader.outside -= outside_back  # joined again with the staging table
+        staged += taken_back
     # The GiST index must exist before the dedupe UPDATE/DELETE: an index built after rows were
     # updated in the same transaction is invisible to that transaction (pg_index.indcheckxmin),
     # and the spatial join would fall back to comparing every point with every polygon.
@@ -308,6 +402,7 @@ def _run_batch(conn: psycopg.Connection, adapter: Any, progress: bool | None) ->
         dedupe = sql.SQL(_DEDUPE).format(stage=stage, merge=merge)
         deleted = conn.execute(dedupe, {"ids": sorted(seen.repeated)}).rowcount
         result.duplicates_in_batch = max(deleted, 0)
+        staged -= result.duplicates_in_batch
     clock = result.lap("index_rejections_dedupe", clock)
     owners = staging_table(f"ingest_{source}_owners")
     conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(owners))
@@ -317,18 +412,16 @@ def _run_batch(conn: psycopg.Connection, adapter: Any, progress: bool | None) ->
         )
     ).rowcount
     conn.execute(sql.SQL("ANALYZE {}").format(owners))  # so the upsert hashes this narrow table
-    staged = result.read - result.rejected - result.duplicates_in_batch
-    result.outside_area = staged - max(found, 0)
+    result.outside_area = loader.outside + staged - max(found, 0)
     clock = result.lap("spatial_join", clock)
-    params = {"source": source, "batch": result.batch_id}
-    conn.execute(_LOCK_REPORTS)
-    conn.execute(sql.SQL(_QUEUE_OLD_DAYS).format(stage=stage), params)
-    coordinated = sql.SQL(_COORDINATED[source]).format(kept=sql.SQL(_KEPT_STORED))
-    update = sql.SQL(_UPDATE).format(stage=stage, codes=owners, coordinated=coordinated)
-    result.updated = _count_queued(conn, update, params)
+    if loader.known:  # updates are only possible for ids stored before the batch
+        conn.execute(sql.SQL(_QUEUE_OLD_DAYS).format(stage=stage), params)
+        coordinated = sql.SQL(_COORDINATED[source]).format(kept=sql.SQL(_KEPT_STORED))
+        update = sql.SQL(_UPDATE).format(stage=stage, codes=owners, coordinated=coordinated)
+        result.updated = _count_queued(conn, update, params)
     insert = sql.SQL(_INSERT).format(stage=stage, codes=owners)
-    result.inserted = _count_queued(conn, insert, params)
-    if source == "qlue":  # an older "process" snapshot arriving late still tells when it began
+    result.inserted = loader.inserted - taken_back + _count_queued(conn, insert, params)
+    if source == "qlue" and loader.known:  # an older "process" snapshot still tells when it began
         backfill = sql.SQL(_BACKFILL_COORDINATION).format(stage=stage)
         backfilled = _count_queued(conn, backfill, params)
         if backfilled > 0:
@@ -338,7 +431,7 @@ def _run_batch(conn: psycopg.Connection, adapter: Any, progress: bool | None) ->
     result.repaired_by_kind = dict(sorted(adapter.tally.repaired.items()))
     result.notes = dict(sorted(adapter.tally.notes.items()))
     result.redacted = dict(sorted(adapter.tally.redacted.items()))
-    conn.execute(sql.SQL("DROP TABLE {}, {}").format(stage, owners))
+    conn.execute(sql.SQL("DROP TABLE {}, {}, {}, {}").format(stage, chunk, owners, loader.points))
     _finish_run(conn, result)
     conn.commit()
     result.lap("commit", clock)
@@ -351,69 +444,179 @@ def _count_queued(conn: psycopg.Connection, change: sql.Composed, params: dict[s
     return int(row[0]) if row else 0
 
 
-def _copy_reports(
-    conn: psycopg.Connection,
-    stage: sql.Identifier,
+class _ChunkLoader:
+    """Load parsed rows chunk by chunk, inserting what can be inserted at once.
+
+    Rows (binary COPY payloads from the workers, or row tuples from the loader's own parsing)
+    are gathered until ``CHUNK_ROWS``; then the chunk table is emptied and filled by one binary
+    COPY, the points without an owner yet are copied to an indexed points table, and
+    ``_INSERT_CHUNK`` joins those, inserts the new, unrepeated rows into ``pantau.reports`` and
+    moves the others on to the staging table. PostgreSQL does this while the workers parse the
+    next files, so little is left for after the last one.
+    """
+
+    def __init__(
+        self,
+        conn: psycopg.Connection,
+        stage: sql.Identifier,
+        chunk: sql.Identifier,
+        params: dict[str, Any],
+        seen: SeenIds,
+    ) -> None:
+        self.conn = conn
+        self.chunk = chunk
+        self.params = params
+        self.seen = seen
+        columns = sql.SQL(", ").join(map(sql.Identifier, _STAGE_COLUMNS))
+        self.copy_sql = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(chunk, columns)
+        self.points = staging_table(f"ingest_{params['source']}_points")
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(self.points))
+        conn.execute(
+            sql.SQL(
+                "CREATE UNLOGGED TABLE {} (id bigint NOT NULL, geom geometry(Point, 4326) NOT NULL)"
+            ).format(self.points)
+        )
+        conn.execute(sql.SQL("CREATE INDEX ON {} USING gist (geom)").format(self.points))
+        self.fill_points = sql.SQL(_CHUNK_POINTS).format(points=self.points, chunk=chunk)
+        self.insert = sql.SQL(_INSERT_CHUNK).format(
+            chunk=chunk,
+            stage=stage,
+            columns=columns,
+            owners=owners_query(self.points),
+        )
+        # Does the table hold any report of this source? If not (a first load), no id can be
+        # known and the per-chunk lookups are skipped.
+        self.source_stored = conn.execute(
+            "SELECT EXISTS (SELECT FROM pantau.reports WHERE source = %s)", [params["source"]]
+        ).fetchone() == (True,)
+        self.known: set[str] = set()  # ids of the batch stored before it
+        self.interior = interior_cells(conn)
+        self.payloads: list[bytes] = []
+        self.rows: list[tuple[Any, ...]] = []
+        self.ids: list[str] = []
+        self.inserted = 0  # rows inserted by the chunks
+        self.outside = 0  # of which outside every unit
+        self.staged = 0  # rows moved on to the staging table
+        self.seconds = 0.0
+
+    def add_payload(self, payload: bytes, ids: list[str]) -> None:
+        """Rows already in binary COPY format (a worker's file)."""
+        self.payloads.append(payload)
+        self._add(ids)
+
+    def add_rows(self, rows: list[tuple[Any, ...]], ids: list[str]) -> None:
+        """Staging row tuples (parsed in the loader)."""
+        self.rows += rows
+        self._add(ids)
+
+    def _add(self, ids: list[str]) -> None:
+        self.ids += ids
+        if len(self.ids) >= CHUNK_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Load the gathered rows."""
+        if not self.ids:
+            return
+        clock = time.perf_counter()
+        first_seen = set(self.ids) - self.seen.ids  # before this chunk's update of ``seen``
+        held = self.seen.update(self.ids)
+        if self.source_stored:
+            # ids stored before this batch go the set-based way (update or unchanged): index
+            # probes for the ids this batch has not met yet (the others are held anyway)
+            found = self.conn.execute(
+                "SELECT source_id FROM pantau.reports WHERE source = %s AND source_id = ANY(%s)",
+                [self.params["source"], sorted(first_seen)],
+            ).fetchall()
+            self.known.update(r[0] for r in found)
+            held |= self.known & first_seen
+        self.conn.execute(sql.SQL("TRUNCATE {}").format(self.chunk))
+        with self.conn.cursor().copy(self.copy_sql) as copy:
+            if self.payloads:
+                copy.write(SIGNATURE)
+                for payload in self.payloads:
+                    copy.write(payload)
+                copy.write(TRAILER)
+            else:
+                copy.set_types(list(_STAGE_TYPES))
+                for row in self.rows:
+                    copy.write_row(row)
+        self.conn.execute(sql.SQL("TRUNCATE {}").format(self.points))
+        self.conn.execute(self.fill_points)
+        self.conn.execute(sql.SQL("ANALYZE {}").format(self.points))  # the join's plan needs it
+        counted = self.conn.execute(self.insert, {**self.params, "held": sorted(held)}).fetchone()
+        fresh, outside = (int(counted[0]), int(counted[1])) if counted else (0, 0)
+        self.inserted += fresh
+        self.outside += outside
+        self.staged += len(self.ids) - fresh
+        self.payloads, self.rows, self.ids = [], [], []
+        self.seconds += time.perf_counter() - clock
+
+
+def _load(
+    loader: _ChunkLoader,
     adapter: Any,
     result: IngestResult,
     progress: bool | None,
-    seen: SeenIds,
 ) -> list[tuple[Any, Rejection]]:
-    """COPY every canonical report into ``stage``; return the rejections (kept for later)."""
+    """Parse every file and load its rows chunk by chunk; return the rejections."""
     from pipelines import parallel_parse
 
-    columns = sql.SQL(", ").join(map(sql.Identifier, _STAGE_COLUMNS))
-    copy_sql = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(stage, columns)
     workers = parallel_parse.workers_for(adapter.files)
     bar = tqdm(unit=" rows", disable=None if progress is None else not progress)
     try:
-        with conn.cursor().copy(copy_sql) as copy:
-            if workers > 1:
-                return _copy_parallel(copy, adapter, result, bar, workers, seen)
-            return _copy_serial(copy, adapter, result, bar, seen)
+        if workers > 1:
+            rejections = _load_parallel(loader, adapter, result, bar, workers)
+        else:
+            rejections = _load_serial(loader, adapter, result, bar)
+        loader.flush()
+        return rejections
     finally:
         bar.close()
 
 
-def _copy_serial(
-    copy: Any, adapter: Any, result: IngestResult, bar: tqdm, seen: SeenIds
-) -> list[Any]:
-    """Parse in this process, one row at a time."""
+def _load_serial(loader: _ChunkLoader, adapter: Any, result: IngestResult, bar: tqdm) -> list[Any]:
+    """Parse in this process, one row at a time (memory flat: a chunk at a time)."""
     rejections: list[tuple[Any, Rejection]] = []
-    copy.set_types(list(_STAGE_TYPES))
+    rows: list[tuple[Any, ...]] = []
+    ids: list[str] = []
     seq = 0
     for raw, parsed in adapter.rows():
         seq += 1
         if isinstance(parsed, Report):
-            copy.write_row(stage_row(seq, parsed))
-            seen.add(parsed.source_id)
+            rows.append(stage_row(seq, parsed, loader.interior))
+            ids.append(parsed.source_id)
+            if len(rows) == CHUNK_ROWS:
+                loader.add_rows(rows, ids)
+                rows, ids = [], []
         else:
             rejections.append((raw, parsed))
         if seq % 10_000 == 0:
             bar.update(10_000)
+    loader.add_rows(rows, ids)
     bar.update(seq % 10_000)
     result.read = seq
     return rejections
 
 
-def _copy_parallel(
-    copy: Any, adapter: Any, result: IngestResult, bar: tqdm, workers: int, seen: SeenIds
+def _load_parallel(
+    loader: _ChunkLoader, adapter: Any, result: IngestResult, bar: tqdm, workers: int
 ) -> list[Any]:
-    """Parse the files in worker processes; forward their binary COPY payloads in order."""
+    """Parse the files in worker processes; load their binary COPY payloads in file order."""
     from pipelines import parallel_parse
 
     rejections: list[tuple[Any, Rejection]] = []
-    copy.write(parallel_parse.SIGNATURE)
-    for part in parallel_parse.parse_files(adapter.name, adapter.files, _STAGE_TYPES, workers):
+    parts = parallel_parse.parse_files(
+        adapter.name, adapter.files, _STAGE_TYPES, workers, loader.interior
+    )
+    for part in parts:
         adapter.current_file = adapter.files[part.index]
-        copy.write(part.payload)
-        seen.update(part.ids)
+        loader.add_payload(part.payload, part.ids)
         rejections += part.rejections
         for counter in ("repaired", "notes", "redacted"):
             getattr(adapter.tally, counter).update(getattr(part.tally, counter))
         result.read += part.rows
         bar.update(part.rows)
-    copy.write(parallel_parse.TRAILER)
     return rejections
 
 
@@ -424,24 +627,27 @@ class SeenIds:
         self.ids: set[str] = set()
         self.repeated: set[str] = set()
 
-    def add(self, source_id: str) -> None:
-        """Note one staged id."""
-        if source_id in self.ids:
-            self.repeated.add(source_id)
-        else:
-            self.ids.add(source_id)
+    def update(self, source_ids: list[str]) -> set[str]:
+        """Note a chunk's staged ids; return those of them known to repeat so far.
 
-    def update(self, source_ids: list[str]) -> None:
-        """Note a file's staged ids (set operations: about 0.1 s per million ids)."""
+        Set operations: about 0.1 s per million ids.
+        """
         fresh = set(source_ids)
+        held = self.ids & fresh
         if len(fresh) != len(source_ids):
-            self.repeated.update(i for i, n in Counter(source_ids).items() if n > 1)
-        self.repeated |= self.ids & fresh
+            held.update(i for i, n in Counter(source_ids).items() if n > 1)
+        self.repeated |= held
         self.ids |= fresh
+        return held
 
 
-def stage_row(seq: int, r: Report) -> tuple[Any, ...]:
-    """One staging row (the column order of ``_STAGE_COLUMNS``), H3 cell computed here."""
+def stage_row(seq: int, r: Report, interior: dict[int, str]) -> tuple[Any, ...]:
+    """One staging row (the column order of ``_STAGE_COLUMNS``), H3 cell computed here.
+
+    ``area_code`` is the owner when the point's res-11 cell lies wholly inside one unit
+    (``interior``: :func:`pipelines.boundaries.cells.interior_cells`), else NULL: then PostGIS
+    finds the owner with ``ST_Covers``.
+    """
     return (
         seq,
         r.source_id,
@@ -458,6 +664,7 @@ def stage_row(seq: int, r: Report) -> tuple[Any, ...]:
         r.lng,
         r.lat,
         h3int.latlng_to_cell(r.lat, r.lng, H3_RESOLUTION),
+        interior.get(h3int.latlng_to_cell(r.lat, r.lng, CELL_RESOLUTION)),
         r.photo_url,
         r.photo_done_url,
         r.text_redacted,

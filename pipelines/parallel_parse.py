@@ -70,10 +70,21 @@ def workers_for(files: list[Path]) -> int:
     return max(1, min(len(files), (os.cpu_count() or 1)))
 
 
+#: The interior-cells lookup (cell -> area code) the forked workers inherit (a module global:
+#: 30 MB are not worth pickling to every worker).
+_interior: dict[int, str] = {}
+
+
 def parse_files(
-    source: str, files: list[Path], stage_types: tuple[str, ...], workers: int
+    source: str,
+    files: list[Path],
+    stage_types: tuple[str, ...],
+    workers: int,
+    interior: dict[int, str],
 ) -> Iterator[FilePart]:
     """Every file's part, in file order, parsed by ``workers`` processes."""
+    global _interior  # handed to the forked workers
+    _interior = interior
     jobs = [(source, str(path), i, stage_types) for i, path in enumerate(files)]
     with multiprocessing.get_context("fork").Pool(processes=workers) as pool:
         yield from pool.imap(_parse_file, jobs)
@@ -106,7 +117,9 @@ def _parse_file(job: tuple[str, str, int, tuple[str, ...]]) -> FilePart:
                 msg = f"{path} has {ROWS_PER_FILE - 1:,}+ rows: split it into smaller files"
                 raise FeedReadError(msg)
             if isinstance(parsed, Report):
-                out += formatter.write_row(stage_row(index * ROWS_PER_FILE + rows, parsed))
+                out += formatter.write_row(
+                    stage_row(index * ROWS_PER_FILE + rows, parsed, _interior)
+                )
                 ids.append(parsed.source_id)
             else:
                 rejections.append((raw, parsed))
