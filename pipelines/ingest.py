@@ -131,8 +131,7 @@ DELETE FROM {stage} AS s USING ranked AS r WHERE s.seq = r.seq AND r.rn > 1
 # held rows move on to the staging table for the set-based path below. The creation days of
 # the new rows are queued for the marts.
 _INSERT_CHUNK = """
-WITH located AS MATERIALIZED ({owners}),
-fresh AS (
+WITH fresh AS (
     INSERT INTO pantau.reports AS r (
         source, source_id, ticket_code, category, source_category, status, source_status,
         created_at, coordinated_at, completed_at, updated_at, agency, geom, h3_r12, area_code,
@@ -143,9 +142,7 @@ fresh AS (
            c.agency, ST_SetSRID(ST_MakePoint(c.lng, c.lat), 4326), c.h3_r12, a.code,
            CASE WHEN a.is_placeholder THEN NULL ELSE a.code END, a.kecamatan_code, a.kota_code,
            a.code IS NULL, c.photo_url, c.photo_done_url, c.text_redacted, %(batch)s
-    FROM {chunk} AS c
-    LEFT JOIN located AS o ON o.id = c.seq
-    LEFT JOIN pantau.admin_areas AS a ON a.code = COALESCE(c.area_code, o.area_code)
+    FROM {chunk} AS c LEFT JOIN pantau.admin_areas AS a ON a.code = c.area_code
     WHERE c.source_id <> ALL(%(held)s)
     RETURNING r.source_id, r.created_at, r.outside
 ), rest AS (
@@ -161,6 +158,12 @@ SELECT count(*), count(*) FILTER (WHERE outside) FROM fresh
 _CHUNK_POINTS = """
 INSERT INTO {points} (id, geom)
 SELECT seq, ST_SetSRID(ST_MakePoint(lng, lat), 4326) FROM {chunk} WHERE area_code IS NULL
+"""
+# The owners of those points, written into the chunk (a few thousand rows; as a join inside
+# the insert, the planner sorted every chunk row for a merge join instead).
+_LOCATE_CHUNK = """
+UPDATE {chunk} AS c SET area_code = o.id_owner
+FROM (SELECT id, area_code AS id_owner FROM ({owners}) AS x) AS o WHERE c.seq = o.id
 """
 # An id inserted early in the batch and met again in a later file: its inserted copy goes back
 # to the staging table, as the first of its copies (negative seq: before every line), so that
@@ -478,12 +481,8 @@ class _ChunkLoader:
         )
         conn.execute(sql.SQL("CREATE INDEX ON {} USING gist (geom)").format(self.points))
         self.fill_points = sql.SQL(_CHUNK_POINTS).format(points=self.points, chunk=chunk)
-        self.insert = sql.SQL(_INSERT_CHUNK).format(
-            chunk=chunk,
-            stage=stage,
-            columns=columns,
-            owners=owners_query(self.points),
-        )
+        self.locate = sql.SQL(_LOCATE_CHUNK).format(chunk=chunk, owners=owners_query(self.points))
+        self.insert = sql.SQL(_INSERT_CHUNK).format(chunk=chunk, stage=stage, columns=columns)
         # Does the table hold any report of this source? If not (a first load), no id can be
         # known and the per-chunk lookups are skipped.
         self.source_stored = conn.execute(
@@ -544,6 +543,7 @@ class _ChunkLoader:
         self.conn.execute(sql.SQL("TRUNCATE {}").format(self.points))
         self.conn.execute(self.fill_points)
         self.conn.execute(sql.SQL("ANALYZE {}").format(self.points))  # the join's plan needs it
+        self.conn.execute(self.locate)
         counted = self.conn.execute(self.insert, {**self.params, "held": sorted(held)}).fetchone()
         fresh, outside = (int(counted[0]), int(counted[1])) if counted else (0, 0)
         self.inserted += fresh

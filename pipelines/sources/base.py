@@ -12,6 +12,8 @@ A live adapter (the apps' APIs) would implement the same :class:`Source` protoco
 
 from __future__ import annotations
 
+import csv
+import io
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -76,11 +78,27 @@ class Rejected(Exception):
 
 @dataclass(frozen=True, slots=True)
 class RawRow:
-    """A row as read: where it came from and its text (stored as is when rejected)."""
+    """A row as read: where it came from and its text (stored as is when rejected).
+
+    ``data`` is the row as the adapter holds it: text, the line's bytes (decoded on demand,
+    invalid UTF-8 replaced) or a CSV record's fields (written back as one CSV line on demand).
+    Only rejected rows are ever shown, so the ~98 % that load never pay for the text.
+    """
 
     file: str
     line_no: int
-    text: str
+    data: str | bytes | list[str]
+
+    @property
+    def text(self) -> str:
+        """The row as text."""
+        if isinstance(self.data, bytes):
+            return self.data.decode("utf-8", errors="replace")
+        if isinstance(self.data, list):
+            buffer = io.StringIO()
+            csv.writer(buffer, lineterminator="").writerow(self.data)
+            return buffer.getvalue()
+        return self.data
 
 
 @dataclass

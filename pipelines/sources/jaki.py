@@ -28,12 +28,14 @@ from pipelines.sources.base import (
     COORDINATED,
     IN_PROGRESS,
     RECEIVED,
+    WIB,
     FileSource,
     RawRow,
     Rejected,
     Rejection,
     Report,
     fold_status,
+    in_box,
     parse_time,
 )
 
@@ -98,13 +100,12 @@ class JakiFiles(FileSource):
             stripped = line.strip()
             if not stripped:
                 continue
-            text = stripped.decode("utf-8", errors="replace")
             try:
                 obj = orjson.loads(stripped)
             except orjson.JSONDecodeError as exc:
-                yield RawRow(name, line_no, text), Rejection("malformed_json", str(exc)[:200])
+                yield RawRow(name, line_no, stripped), Rejection("malformed_json", str(exc)[:200])
                 continue
-            yield RawRow(name, line_no, text), _without_nul(obj, text, self.tally)
+            yield RawRow(name, line_no, stripped), _without_nul(obj, stripped, self.tally)
 
     def _document_items(self, name: str, document: list[Any]) -> Iterator[tuple[RawRow, Any]]:
         for i, item in enumerate(document, start=1):
@@ -113,7 +114,7 @@ class JakiFiles(FileSource):
             except orjson.JSONEncodeError as exc:  # nested deeper than orjson writes
                 yield RawRow(name, i, repr(item)[:2000]), Rejection("malformed_json", str(exc))
                 continue
-            yield RawRow(name, i, text), _without_nul(item, text, self.tally)
+            yield RawRow(name, i, text), _without_nul(item, text.encode(), self.tally)
 
     def _stream_lines(self, path: Path) -> Iterator[bytes]:
         """The lines of a (possibly gzipped) JSON Lines file, memory flat, BOM removed."""
@@ -131,7 +132,117 @@ class JakiFiles(FileSource):
 
     # -- one report --------------------------------------------------------------------------
     def parse(self, obj: Any) -> Report:
-        """A canonical report from one JAKI object (raises :class:`Rejected`)."""
+        """A canonical report from one JAKI object (raises :class:`Rejected`).
+
+        Most rows take :meth:`_clean`, which handles the common shape in one pass; anything
+        else (a variant, a repair, a note or a rejection) goes through :meth:`_parse_rules`.
+        """
+        return self._clean(obj) or self._parse_rules(obj)
+
+    def _clean(self, obj: Any) -> Report | None:
+        """The report of a row with the usual shape, or None when :meth:`_parse_rules` must decide.
+
+        It accepts only what :meth:`_parse_rules` would turn into the same report without a
+        repair, a note or a rejection (the two are compared row for row in the tests), and it
+        touches the tallies only through the redaction, which both share. Parsing is ~60 % of
+        the ingest's CPU; this path halves the Python work per row (bench/README.md).
+        """
+        if type(obj) is not dict:
+            return None
+        get = obj.get
+        ident = get("id")
+        state = get("tstatus")
+        if type(ident) is not int or ident < 0 or type(state) is not dict:
+            return None
+        source_status = state.get("name")
+        status = EXACT_STATUSES.get(source_status) if type(source_status) is str else None
+        created_text = get("createdAt")
+        created = _clean_time(created_text)
+        history = get("histories")
+        if status is None or created is None or type(history) is not list:
+            return None
+        # the first step is usually stamped with createdAt, the last with updatedAt: the same
+        # text is the same instant, parsed once
+        coordinated = completed = latest = latest_text = None
+        for entry in history:
+            if type(entry) is not dict:
+                return None
+            raw_status = entry.get("status")
+            step = _FOLDED.get(raw_status) if type(raw_status) is str else None
+            text = entry.get("createdAt")
+            moment = created if text == created_text else _clean_time(text)
+            if step is None or moment is None or (latest is not None and moment < latest):
+                return None  # an unknown step or an unordered history: noted or repaired
+            latest, latest_text = moment, text
+            if coordinated is None and step != "menunggu":
+                coordinated = moment
+            if completed is None and step == "selesai":
+                completed = moment
+        raw_updated = get("updatedAt")
+        if raw_updated:
+            updated = latest if raw_updated == latest_text else _clean_time(raw_updated)
+            if updated is None:
+                return None
+        else:
+            updated = created if latest is None else max(created, latest)
+        if status == COMPLETED:
+            if completed is None:
+                return None  # completion taken from updatedAt: noted
+        else:
+            completed = None
+        if status == RECEIVED and coordinated is not None:
+            return None  # the history ran ahead of the status: noted
+        if (
+            updated < created
+            or (coordinated is not None and coordinated < created)
+            or (completed is not None and completed < created)
+        ):
+            return None  # clock skew (clamped) or an impossible lifecycle (rejected)
+        lat = get("lat")
+        lng = get("lng")
+        if type(lat) is not float or type(lng) is not float or not in_box(lng, lat):
+            return None  # zero, missing, swapped, text or outside the box
+        group = get("complaintCategory")
+        label = group.get("name") if type(group) is dict else None
+        if type(label) is not str or not _clean_text(label):
+            return None
+        category = self.taxonomy.labels.get(("jaki", label))
+        if category is None:
+            return None  # spelled differently, or unmapped (noted)
+        zone = get("zone")
+        agency = zone.get("name") if type(zone) is dict else zone
+        documents = get("documents")
+        photo = (
+            documents[0].get("url")
+            if isinstance(documents, list) and documents and isinstance(documents[0], dict)
+            else None
+        )
+        code = get("code")
+        for value in (agency, photo, code):
+            if value is not None and (type(value) is not str or not _clean_text(value)):
+                return None
+        return Report(
+            source="jaki",
+            source_id=str(ident),
+            ticket_code=code,
+            category=category,
+            source_category=label,
+            status=status,
+            source_status=str(source_status),
+            created_at=created,
+            coordinated_at=coordinated,
+            completed_at=completed,
+            updated_at=updated,
+            agency=agency,
+            lng=lng,
+            lat=lat,
+            photo_url=photo,
+            photo_done_url=None,
+            text_redacted=self.text(get("content")),
+        )
+
+    def _parse_rules(self, obj: Any) -> Report:
+        """Every rule of the module docstring, one field at a time."""
         if not isinstance(obj, dict):
             raise Rejected("not_an_object", type(obj).__name__)
         source_id = _report_id(obj.get("id"))
@@ -206,6 +317,24 @@ class JakiFiles(FileSource):
         return ordered
 
 
+def _clean_time(value: Any) -> datetime | None:
+    """:func:`parse_time` of an ISO 8601 string it accepts as is, else None (no exception)."""
+    if type(value) is not str or len(value) < 16 or value[10] not in "T ":
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=WIB)
+    return moment if 2000 <= moment.year <= 2100 else None
+
+
+def _clean_text(value: str) -> bool:
+    """Non-empty, without surrounding blanks: kept exactly as given by the rules too."""
+    return bool(value) and not value[0].isspace() and not value[-1].isspace()
+
+
 def _read_bytes(path: Path) -> bytes:
     if path.name.lower().endswith(".gz"):
         with gzip.open(path, "rb") as fh:
@@ -239,9 +368,9 @@ def _report_id(value: Any) -> str:
     raise Rejected("invalid_id", repr(value)[:80])
 
 
-def _without_nul(obj: Any, text: str, tally: Any) -> Any:
+def _without_nul(obj: Any, data: bytes, tally: Any) -> Any:
     """The object with NUL characters removed from its strings (PostgreSQL refuses them)."""
-    if "\\u0000" not in text:
+    if b"\\u0000" not in data:
         return obj
     tally.repaired["nul_characters"] += 1
     return _strip_nul(obj)

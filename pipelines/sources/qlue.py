@@ -97,7 +97,7 @@ class QlueFiles(FileSource):
                 continue
             if len(fields) <= 1 and not "".join(fields).strip():
                 continue  # a blank line is not a record (",,," is: rejected below)
-            raw = RawRow(name, reader.line_num, _csv_text(fields))
+            raw = RawRow(name, reader.line_num, fields)
             if missing:
                 yield raw, Rejection("unknown_layout", f"header lacks {', '.join(missing)}")
             elif len(fields) != len(header):
@@ -201,9 +201,3 @@ def _next_record(reader: Any) -> list[str] | csv.Error | None:
         return None
     except csv.Error as exc:
         return exc
-
-
-def _csv_text(fields: list[str]) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="").writerow(fields)
-    return buffer.getvalue()

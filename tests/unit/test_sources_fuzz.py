@@ -226,8 +226,11 @@ def data_lines(data: bytes) -> int:
 
 
 def is_record(fields: list[str]) -> bool:
-    """A CSV record, as the adapter counts it: a blank line is not one, ``,,,`` is (rejected)."""
-    return len(fields) > 1 or any(f.strip() for f in fields)
+    """A CSV record, as the adapter counts it: a blank line is not one, ``,,,`` is (rejected).
+
+    NUL characters are removed before (a repair), so a line of NULs alone is blank too.
+    """
+    return len(fields) > 1 or any(f.replace("\x00", "").strip() for f in fields)
 
 
 def csv_rows(text: str) -> int:

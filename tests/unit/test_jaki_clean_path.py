@@ -1,0 +1,185 @@
+"""The JAKI adapter's one-pass path for the usual row gives what the full rules give.
+
+:meth:`JakiFiles._clean` handles ~99 % of rows and hands everything else to
+:meth:`JakiFiles._parse_rules`. For any input it must either step aside (None) or return
+exactly the report the rules return, with the same tallies; and it must really take the usual
+rows (else the ingest loses its speed without anyone noticing).
+"""
+
+from __future__ import annotations
+
+import copy
+import tempfile
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pipelines.simulate.generate import Options, simulate
+from pipelines.sources.base import Rejected
+from pipelines.sources.jaki import JakiFiles
+from tests.unit.test_sources_fuzz import FUZZ, JAKI_VALID, mutated_jaki
+
+
+def _adapter() -> JakiFiles:
+    with tempfile.TemporaryDirectory() as tmp:
+        return JakiFiles([Path(tmp)])
+
+
+def _by_rules(obj: Any) -> tuple[Any, Any]:
+    adapter = _adapter()
+    try:
+        result: Any = adapter._parse_rules(copy.deepcopy(obj))
+    except Rejected as exc:
+        result = ("rejected", exc.reason)
+    return result, adapter.tally
+
+
+def assert_same(obj: Any) -> bool:
+    """``_clean`` steps aside or agrees with the rules; True when it took the row."""
+    adapter = _adapter()
+    fast = adapter._clean(copy.deepcopy(obj))
+    if fast is None:
+        assert adapter.tally == _adapter().tally, "stepping aside leaves no trace"
+        return False
+    rules, tally = _by_rules(obj)
+    assert fast == rules
+    assert adapter.tally == tally
+    return True
+
+
+TIMES = st.sampled_from(
+    [
+        "2024-01-06T01:15:22.000Z",
+        "2024-01-06T08:15:22+07:00",
+        "2024-01-06T08:15:22",
+        "2024-01-06 08:15:22",
+        "2024-01-06T01:15:21.999Z",
+        "2024-01-06T01:14:50Z",
+        "2024-01-05T01:15:22Z",
+        "2024-01-07T09:02:10.000Z",
+        "2024-01-07T09:02:10.000+00:00",
+        "2024-02-30T01:15:22Z",
+        "1999-12-31T23:59:59Z",
+        "2024-01-06",
+        "",
+    ]
+)
+NAMES = st.sampled_from(
+    ["Selesai", "selesai", " Selesai", "Menunggu", "Disposisi", "Proses Koordinasi",
+     "Estimasi Waktu Selesai", "SELESAI", "Batal"]
+)  # fmt: skip
+LABELS = st.sampled_from(["Jalan", "jalan", "Jalan ", "Sampah", "Tidak Ada", ""])
+
+
+def _sometimes(draw: st.DrawFn, usual: Any, variants: st.SearchStrategy[Any]) -> Any:
+    """The usual value four times in five, else a variant."""
+    return draw(variants) if draw(st.integers(0, 4)) == 0 else usual
+
+
+@st.composite
+def varied_jaki(draw: st.DrawFn) -> Any:
+    """A usual JAKI row with a few subtle variations: the cases at the fast path's edges."""
+    obj = copy.deepcopy(JAKI_VALID)
+    obj["id"] = draw(st.integers(0, 10**9))
+    obj["id"] = _sometimes(draw, obj["id"], st.sampled_from(["12", "007", -1, True, 1.0]))
+    obj["createdAt"] = _sometimes(draw, obj["createdAt"], TIMES)
+    obj["updatedAt"] = _sometimes(draw, obj["updatedAt"], st.one_of(TIMES, st.none()))
+    obj["tstatus"] = _sometimes(draw, obj["tstatus"], NAMES.map(lambda n: {"name": n}))
+    obj["complaintCategory"] = _sometimes(
+        draw, obj["complaintCategory"], st.one_of(LABELS.map(lambda n: {"name": n}), LABELS)
+    )
+    obj["lat"], obj["lng"] = _sometimes(
+        draw,
+        (obj["lat"], obj["lng"]),
+        st.sampled_from(
+            [(106.8532, -6.2261), (-6, 106), ("-6.2261", "106.8532"), (0.0, 106.8),
+             (-6.9, 106.8), (-7.5, 110.4), (float("nan"), 106.8), (-6.1, 106.7)]
+        ),
+    )  # fmt: skip
+    obj["zone"] = _sometimes(
+        draw,
+        obj["zone"],
+        st.sampled_from([None, {"name": "Dinas"}, "Dinas", {"name": " x"}, {}, 5]),
+    )
+    obj["code"] = _sometimes(draw, obj["code"], st.sampled_from([None, "JK1", " JK1", 17, ""]))
+    obj["documents"] = _sometimes(
+        draw,
+        obj["documents"],
+        st.sampled_from([[], None, [{"url": "u"}], [{"url": None}], [{"url": " u"}], ["u"], {}]),
+    )
+    histories = obj["histories"]
+    if draw(st.integers(0, 2)) == 0:
+        i = draw(st.integers(0, len(histories) - 1))
+        histories[i] = {
+            "status": _sometimes(draw, histories[i]["status"], NAMES),
+            "createdAt": _sometimes(draw, histories[i]["createdAt"], TIMES),
+        }
+    if draw(st.integers(0, 4)) == 0:
+        draw(st.randoms()).shuffle(histories)
+    obj["histories"] = _sometimes(
+        draw, histories, st.sampled_from([None, "x", [1], [], histories[:1], histories[1:]])
+    )
+    obj["content"] = _sometimes(
+        draw, obj["content"], st.sampled_from([None, "Hubungi 0812-3456-7890", "biasa", 42])
+    )
+    return obj
+
+
+@FUZZ
+@given(obj=varied_jaki())
+def test_the_clean_path_agrees_on_varied_rows(obj: Any) -> None:
+    assert_same(obj)
+
+
+def test_the_varied_rows_reach_the_clean_path() -> None:
+    """The strategy above is only a test if the fast path takes a good share of its rows."""
+    taken = []
+
+    @FUZZ
+    @given(obj=varied_jaki())
+    def run(obj: Any) -> None:
+        taken.append(assert_same(obj))
+
+    run()
+    assert 0.05 < sum(taken) / len(taken) < 0.9
+
+
+@FUZZ
+@given(obj=mutated_jaki())
+def test_the_clean_path_agrees_on_mutated_rows(obj: Any) -> None:
+    assert_same(obj)
+
+
+def test_the_clean_path_takes_the_usual_rows_and_agrees_on_every_generated_row(
+    tmp_path: Path,
+) -> None:
+    simulate(
+        Options(
+            start=date(2024, 1, 1), end=date(2024, 2, 15), seed=2, out=tmp_path, per_day=150,
+            defects=0.2, progress=False,
+        )
+    )  # fmt: skip
+    taken = total = 0
+    for path in sorted((tmp_path / "jaki").iterdir()):
+        for line in path.read_bytes().splitlines():
+            try:
+                obj = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
+            total += 1
+            taken += assert_same(obj)
+    assert total > 5000
+    # 20 % of the rows carry a planted defect, a few more a note (no history, ...)
+    assert taken / total > 0.75
+
+
+@pytest.mark.parametrize("key", ["histories", "updatedAt", "documents", "zone", "code"])
+def test_optional_fields_missing(key: str) -> None:
+    obj = copy.deepcopy(JAKI_VALID)
+    del obj[key]
+    assert_same(obj)
