@@ -155,6 +155,15 @@ WITH fresh AS (
 )
 SELECT count(*), count(*) FILTER (WHERE outside) FROM fresh
 """
+# Does the table hold a report of this source? In primary-key order: as EXISTS the planner
+# scanned the heap, where one source's rows may all come after the other's (0.2 s).
+_ANY_STORED = "SELECT 1 FROM pantau.reports WHERE source = %s ORDER BY source, source_id LIMIT 1"
+# Which of a chunk's ids are stored: one primary-key probe per id (as "source_id = ANY(...)"
+# the planner scanned every id of the source and filtered: 0.3 s per chunk at 900k rows).
+_KNOWN_IDS = """
+SELECT r.source_id FROM unnest(%s::text[]) AS i(id)
+JOIN pantau.reports AS r ON r.source = %s AND r.source_id = i.id
+"""
 _CHUNK_POINTS = """
 INSERT INTO {points} (id, geom)
 SELECT seq, ST_SetSRID(ST_MakePoint(lng, lat), 4326) FROM {chunk} WHERE area_code IS NULL
@@ -485,9 +494,7 @@ class _ChunkLoader:
         self.insert = sql.SQL(_INSERT_CHUNK).format(chunk=chunk, stage=stage, columns=columns)
         # Does the table hold any report of this source? If not (a first load), no id can be
         # known and the per-chunk lookups are skipped.
-        self.source_stored = conn.execute(
-            "SELECT EXISTS (SELECT FROM pantau.reports WHERE source = %s)", [params["source"]]
-        ).fetchone() == (True,)
+        self.source_stored = conn.execute(_ANY_STORED, [params["source"]]).fetchone() is not None
         self.known: set[str] = set()  # ids of the batch stored before it
         self.interior = interior_cells(conn)
         self.payloads: list[bytes] = []
@@ -523,10 +530,7 @@ class _ChunkLoader:
         if self.source_stored:
             # ids stored before this batch go the set-based way (update or unchanged): index
             # probes for the ids this batch has not met yet (the others are held anyway)
-            found = self.conn.execute(
-                "SELECT source_id FROM pantau.reports WHERE source = %s AND source_id = ANY(%s)",
-                [self.params["source"], sorted(first_seen)],
-            ).fetchall()
+            found = self.conn.execute(_KNOWN_IDS, [sorted(first_seen), self.params["source"]])
             self.known.update(r[0] for r in found)
             held |= self.known & first_seen
         self.conn.execute(sql.SQL("TRUNCATE {}").format(self.chunk))
