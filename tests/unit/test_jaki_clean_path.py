@@ -156,12 +156,12 @@ def test_the_clean_path_agrees_on_mutated_rows(obj: Any) -> None:
 
 
 def test_the_clean_path_takes_the_usual_rows_and_agrees_on_every_generated_row(
-    tmp_path: Path,
+    tmp_path: Path, bps2020_path: Path
 ) -> None:
     simulate(
         Options(
             start=date(2024, 1, 1), end=date(2024, 2, 15), seed=2, out=tmp_path, per_day=150,
-            defects=0.2, progress=False,
+            defects=0.2, boundaries=bps2020_path, progress=False,
         )
     )  # fmt: skip
     taken = total = 0
