@@ -68,6 +68,10 @@ def _reports_of(days: list[date], length: int, params: dict[str, Any]) -> sql.Co
 
 _ALL_REPORTS = sql.SQL("pantau.reports AS r")
 
+# Rows are written in day (week) order: a rebuilt mart then keeps each day's rows on a few
+# pages, and the incremental refresh that deletes a week touches ~60 pages instead of 4,500
+# (after a checkpoint each first touch writes a full-page image: 0.38 s instead of 0.02 s).
+# The reports themselves arrive in creation order, so the SLA facts need no sort.
 _DAILY = """
 INSERT INTO pantau.mart_daily (day, area_code, kelurahan_code, kecamatan_code, kota_code,
                                category, source, status, reports)
@@ -75,12 +79,14 @@ SELECT {day}, r.area_code, r.kelurahan_code, r.kecamatan_code, r.kota_code, r.ca
        r.source, r.status, count(*)
 FROM {reports}
 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+ORDER BY 1
 """
 _H3_WEEKLY = """
 INSERT INTO pantau.mart_h3_weekly (week, res, cell, category, source, reports)
 SELECT {week}, g.res, api.h3_cell_to_parent(r.h3_r12, g.res), r.category, r.source, count(*)
 FROM {reports} CROSS JOIN (VALUES (7), (8), (9)) AS g(res)
 GROUP BY 1, 2, 3, 4, 5
+ORDER BY 1
 """
 _SLA_FACTS = """
 INSERT INTO pantau.mart_sla_facts (source, source_id, day, week, created_at, coordinated_at,
