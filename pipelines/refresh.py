@@ -33,17 +33,15 @@ _WEEK = sql.SQL("date_trunc('week', r.created_at AT TIME ZONE {tz})::date").form
     tz=sql.Literal(TIMEZONE)
 )
 _WIB = ZoneInfo(TIMEZONE)
-#: A refresh of more days than this follows a bulk load: statistics of reports are renewed.
-BULK_DAYS = 31
 
 
 def _reports_of(days: list[date], length: int, params: dict[str, Any]) -> sql.Composed:
     """The reports created in the given days (or weeks: ``length`` 7), as ``r``.
 
     Consecutive periods are merged into one span and each span is one range on created_at with
-    its instants as parameters, so the planner sees the real bounds (a join with a list of days
-    hid them: it guessed a twelfth of the table per day and scanned all of it instead of using
-    the BRIN index). Adds the bounds to ``params``.
+    its instants as parameters, so the planner sees the real bounds: a join with a list of days
+    hid them, and a bulk load's 730 days became 730 index scans where one pass over the table
+    is cheaper. Adds the bounds to ``params``.
     """
     spans: list[list[date]] = []
     for day in sorted(set(days)):
@@ -167,9 +165,6 @@ def _refresh(
     sync_targets(conn, targets)
     queued = [row[0] for row in conn.execute("DELETE FROM pantau.mart_dirty_days RETURNING day")]
     days = None if full else sorted(set(queued))
-    # the BRIN index on created_at must cover the new rows (or every day's lookup reads them
-    # all), and after a bulk load the planner needs statistics to use it (migration 0008)
-    conn.execute("SELECT pantau.prepare_reports(%s)", [days is None or len(days) > BULK_DAYS])
     result = _rebuild(conn) if days is None else _refresh_days(conn, days)
     previous = conn.execute(
         "SELECT data_up_to FROM pantau.mart_refreshes ORDER BY refresh_id DESC LIMIT 1"
