@@ -137,9 +137,14 @@ def test_any_chunk_size_loads_what_one_chunk_loads(
         assert sum(r["updated"] for r in whole[0]) > 0, "stored reports are updated"
 
 
-def test_every_point_has_the_owner_postgis_gives_it(bps2020_loaded: str, feeds: Path) -> None:
-    """The interior-cell shortcut and the per-chunk join agree with ``ST_Covers`` everywhere."""
+@pytest.mark.parametrize("parallel", [False, True], ids=["loader-parses", "workers-parse"])
+def test_every_point_has_the_owner_postgis_gives_it(
+    bps2020_loaded: str, feeds: Path, monkeypatch: pytest.MonkeyPatch, parallel: bool
+) -> None:
+    """The interior-cell shortcut (large batches, parsed by workers) and the per-chunk join
+    agree with ``ST_Covers`` everywhere."""
     url = bps2020_loaded
+    monkeypatch.setattr(parallel_parse, "MIN_PARALLEL_BYTES", 0 if parallel else 2**62)
     _load(url, _one_batch_per_source(feeds))
     with db.connect(url) as conn:
         rows = conn.execute(
