@@ -4,9 +4,10 @@ One batch = one transaction:
 
 1. a run row in ``pantau.ingest_runs`` (its ``batch_id`` tags everything below);
 2. the adapter's canonical rows go through COPY into unlogged staging tables a chunk at a time
-   while the next files are parsed (H3 res-12 cell computed on the way, and the owner when the
-   point's res-11 cell lies wholly inside one unit: :mod:`pipelines.boundaries.cells`); the
-   rejections go to ``pantau.rejected_rows`` with the raw row;
+   while the next files are parsed (H3 res-12 cell computed on the way, and, in batches parsed
+   by worker processes, the owner when the point's res-11 cell lies wholly inside one unit:
+   :mod:`pipelines.boundaries.cells`); the rejections go to ``pantau.rejected_rows`` with the
+   raw row;
 3. each chunk's rows with an id new to the table and not (yet) repeated in the batch are
    joined to their owner (``ST_Covers`` for the points without one) and inserted by one
    set-based statement; the other rows wait in the staging table;
