@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from psycopg import sql
 
 from geo import db
 from pipelines import ingest as ingest_module
@@ -21,8 +20,8 @@ from pipelines import parallel_parse
 from pipelines.ingest import ingest
 from pipelines.simulate.generate import Options, simulate
 from pipelines.spatial_join import locate_points
+from tests.conftest import clear_reports
 
-TABLES = ("pantau.reports", "pantau.rejected_rows", "pantau.ingest_runs", "pantau.mart_dirty_days")
 SNAPSHOT = """
 SELECT source, source_id, ticket_code, category, source_category, status, source_status,
        created_at, coordinated_at, completed_at, updated_at, agency, ST_AsEWKT(geom), h3_r12,
@@ -64,16 +63,9 @@ def feeds(tmp_path_factory: pytest.TempPathFactory, bps2020_path: Path) -> Path:
     return out
 
 
-def _empty(url: str) -> None:
-    with db.connect(url) as conn:
-        for table in TABLES:
-            conn.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(*table.split("."))))
-        conn.commit()
-
-
 def _load(url: str, batches: list[tuple[str, list[Path]]]) -> tuple[list[dict], list, list, list]:
     """Ingest the batches into empty tables; the counts, reports, rejections and queued days."""
-    _empty(url)
+    clear_reports(url)
     results = []
     for source, paths in batches:
         result = ingest(source, paths, url=url, progress=False, refresh_marts=False).as_dict()
@@ -126,7 +118,7 @@ def test_any_chunk_size_loads_what_one_chunk_loads(
     whole = _load(url, batches)
     monkeypatch.setattr(ingest_module, "CHUNK_ROWS", 257)
     chunked = _load(url, batches)
-    _empty(url)
+    clear_reports(url)
 
     assert whole[0] == chunked[0], "the same counts"
     assert whole[1] == chunked[1], "the same reports, field by field"
@@ -154,7 +146,7 @@ def test_every_point_has_the_owner_postgis_gives_it(
         lng = np.array([r[0] for r in rows])
         lat = np.array([r[1] for r in rows])
         expected = locate_points(conn, lng, lat)
-    _empty(url)
+    clear_reports(url)
     assert len(rows) > 5000
     got = [(r[2], r[3], r[4], r[5], r[6]) for r in rows]
     codes = expected[["area_code", "kelurahan_code", "kecamatan_code", "kota_code"]]

@@ -6,14 +6,13 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from psycopg import sql
 
 from geo import db
 from pipelines import parallel_parse
 from pipelines.ingest import ingest
 from pipelines.simulate.generate import Options, simulate
+from tests.conftest import clear_reports
 
-TABLES = ("pantau.reports", "pantau.rejected_rows", "pantau.ingest_runs")
 SNAPSHOT = """
 SELECT source, source_id, category, status, created_at, coordinated_at, completed_at,
        updated_at, kelurahan_code, outside, h3_r12, text_redacted
@@ -40,17 +39,10 @@ def feeds(tmp_path_factory: pytest.TempPathFactory, bps2020_path: Path) -> Path:
     return out
 
 
-def _empty(url: str) -> None:
-    with db.connect(url) as conn:
-        for table in TABLES:
-            conn.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(*table.split("."))))
-        conn.commit()
-
-
 def _load(
     url: str, feeds: Path
 ) -> tuple[list[dict[str, object]], list[tuple[object, ...]], list[tuple[object, ...]]]:
-    _empty(url)
+    clear_reports(url)
     results = [
         ingest(src, [feeds / src], url=url, progress=False).as_dict() for src in ("jaki", "qlue")
     ]
@@ -73,7 +65,7 @@ def test_parallel_parse_loads_the_same_as_serial(
     monkeypatch.setattr(parallel_parse, "MIN_PARALLEL_BYTES", 0)
     assert parallel_parse.workers_for(sorted((feeds / "jaki").iterdir())) > 1
     parallel = _load(url, feeds)
-    _empty(url)
+    clear_reports(url)
 
     keys = (
         "read",
