@@ -47,7 +47,7 @@ from pipelines.boundaries.cells import CELL_RESOLUTION, ensure_area_cells, inter
 from pipelines.parallel_parse import SIGNATURE, TRAILER, FeedReadError
 from pipelines.sources import SOURCES
 from pipelines.sources.base import Rejection, Report
-from pipelines.spatial_join import codes_query, index_points, owners_query, staging_table
+from pipelines.spatial_join import owners_query, staging_table
 
 H3_RESOLUTION = 12
 #: Rows loaded at a time while the rest of the batch is still being parsed (see _ChunkLoader).
@@ -102,8 +102,7 @@ CREATE UNLOGGED TABLE {stage} (
     source_category text, status text NOT NULL, source_status text, created_at timestamptz NOT NULL,
     coordinated_at timestamptz, completed_at timestamptz, updated_at timestamptz NOT NULL,
     agency text, lng float8 NOT NULL, lat float8 NOT NULL, h3_r12 bigint NOT NULL, area_code text,
-    photo_url text, photo_done_url text, text_redacted text,
-    geom geometry(Point, 4326) GENERATED ALWAYS AS (ST_SetSRID(ST_MakePoint(lng, lat), 4326)) STORED
+    photo_url text, photo_done_url text, text_redacted text
 )
 """
 # Superseded copies of an id within the batch: all but the newest (latest line on a tie). The
@@ -123,30 +122,30 @@ WITH ranked AS (
 )
 DELETE FROM {stage} AS s USING ranked AS r WHERE s.seq = r.seq AND r.rn > 1
 """
+# A report row from a staging row ``s`` whose ``area_code`` names its owner (NULL: outside):
+# kelurahan, kecamatan and kota follow from the unit (a placeholder unit has no kelurahan).
+# Both the chunks and the set-based path insert with it.
+_INSERT_REPORTS = """
+INSERT INTO pantau.reports AS r (
+    source, source_id, ticket_code, category, source_category, status, source_status,
+    created_at, coordinated_at, completed_at, updated_at, agency, geom, h3_r12, area_code,
+    kelurahan_code, kecamatan_code, kota_code, outside, photo_url, photo_done_url,
+    text_redacted, batch_id)
+SELECT %(source)s, s.source_id, s.ticket_code, s.category, s.source_category, s.status,
+       s.source_status, s.created_at, s.coordinated_at, s.completed_at, s.updated_at,
+       s.agency, ST_SetSRID(ST_MakePoint(s.lng, s.lat), 4326), s.h3_r12, a.code,
+       CASE WHEN a.is_placeholder THEN NULL ELSE a.code END, a.kecamatan_code, a.kota_code,
+       a.code IS NULL, s.photo_url, s.photo_done_url, s.text_redacted, %(batch)s
+FROM {rows} AS s LEFT JOIN pantau.admin_areas AS a ON a.code = s.area_code
+WHERE s.source_id <> ALL({skip})
+"""
 # Rows inserted while the files are still being parsed (one statement per chunk, see
 # ``_ChunkLoader``): every row whose id is new to the table and not held back as a repeat
 # (``held`` also lists the chunk's ids stored before this batch, so there is no join with the
-# growing table). Owners: the worker already named the unit of a point whose res-11 cell lies
-# wholly inside one (``area_code``, about 84 % of the points); the other points of the chunk
-# (copied to ``{points}``, which has a GiST index) are joined with ``ST_Covers`` here. The
-# held rows move on to the staging table for the set-based path below. The creation days of
-# the new rows are queued for the marts.
+# growing table). The held rows move on to the staging table for the set-based path below.
+# The creation days of the new rows are queued for the marts.
 _INSERT_CHUNK = """
-WITH fresh AS (
-    INSERT INTO pantau.reports AS r (
-        source, source_id, ticket_code, category, source_category, status, source_status,
-        created_at, coordinated_at, completed_at, updated_at, agency, geom, h3_r12, area_code,
-        kelurahan_code, kecamatan_code, kota_code, outside, photo_url, photo_done_url,
-        text_redacted, batch_id)
-    SELECT %(source)s, c.source_id, c.ticket_code, c.category, c.source_category, c.status,
-           c.source_status, c.created_at, c.coordinated_at, c.completed_at, c.updated_at,
-           c.agency, ST_SetSRID(ST_MakePoint(c.lng, c.lat), 4326), c.h3_r12, a.code,
-           CASE WHEN a.is_placeholder THEN NULL ELSE a.code END, a.kecamatan_code, a.kota_code,
-           a.code IS NULL, c.photo_url, c.photo_done_url, c.text_redacted, %(batch)s
-    FROM {chunk} AS c LEFT JOIN pantau.admin_areas AS a ON a.code = c.area_code
-    WHERE c.source_id <> ALL(%(held)s)
-    RETURNING r.source_id, r.created_at, r.outside
-), rest AS (
+WITH fresh AS ({insert} RETURNING r.source_id, r.created_at, r.outside), rest AS (
     INSERT INTO {stage} ({columns})
     SELECT {columns} FROM {chunk} AS c WHERE c.source_id = ANY(%(held)s)
 ), queued AS (
@@ -165,20 +164,24 @@ _KNOWN_IDS = """
 SELECT r.source_id FROM unnest(%s::text[]) AS i(id)
 JOIN pantau.reports AS r ON r.source = %s AND r.source_id = i.id
 """
-_CHUNK_POINTS = """
+# Owners for the rows without one: the worker already named the unit of a point whose res-11
+# cell lies wholly inside one (about 84 % of the points); the others are copied to a small table
+# with a GiST index and joined with ``ST_Covers`` (pipelines.spatial_join), and their owner is
+# written into the row (as a join inside the insert, the planner sorted every chunk row for a
+# merge join instead). Rows outside every unit keep a NULL area_code.
+_UNLOCATED_POINTS = """
 INSERT INTO {points} (id, geom)
-SELECT seq, ST_SetSRID(ST_MakePoint(lng, lat), 4326) FROM {chunk} WHERE area_code IS NULL
+SELECT seq, ST_SetSRID(ST_MakePoint(lng, lat), 4326) FROM {rows} WHERE area_code IS NULL
 """
-# The owners of those points, written into the chunk (a few thousand rows; as a join inside
-# the insert, the planner sorted every chunk row for a merge join instead).
-_LOCATE_CHUNK = """
-UPDATE {chunk} AS c SET area_code = o.id_owner
+_LOCATE = """
+UPDATE {rows} AS c SET area_code = o.id_owner
 FROM (SELECT id, area_code AS id_owner FROM ({owners}) AS x) AS o WHERE c.seq = o.id
 """
 # An id inserted early in the batch and met again in a later file: its inserted copy goes back
 # to the staging table, as the first of its copies (negative seq: before every line), so that
-# the in-batch dedupe sees all of them. Only rows of this batch are taken back, and before the
-# set-based path has run, every such row came from _INSERT_CHUNK (a new id: nothing to restore).
+# the in-batch dedupe sees all of them, with the owner it was given. Only rows of this batch are
+# taken back, and before the set-based path has run, every such row came from _INSERT_CHUNK (a
+# new id: nothing to restore).
 _TAKE_BACK = """
 WITH gone AS (
     DELETE FROM pantau.reports
@@ -188,7 +191,7 @@ WITH gone AS (
     INSERT INTO {stage} ({columns})
     SELECT -row_number() OVER (ORDER BY source_id), source_id, ticket_code, category,
            source_category, status, source_status, created_at, coordinated_at, completed_at,
-           updated_at, agency, ST_X(geom), ST_Y(geom), h3_r12, NULL, photo_url, photo_done_url,
+           updated_at, agency, ST_X(geom), ST_Y(geom), h3_r12, area_code, photo_url, photo_done_url,
            text_redacted
     FROM gone
 )
@@ -222,27 +225,14 @@ UPDATE pantau.reports AS r SET
     ticket_code = s.ticket_code, category = s.category, source_category = s.source_category,
     status = s.status, source_status = s.source_status, created_at = s.created_at,
     coordinated_at = {coordinated}, completed_at = s.completed_at, updated_at = s.updated_at,
-    agency = s.agency, geom = s.geom, h3_r12 = s.h3_r12, area_code = c.area_code,
-    kelurahan_code = c.kelurahan_code, kecamatan_code = c.kecamatan_code,
-    kota_code = c.kota_code, outside = c.area_code IS NULL, photo_url = s.photo_url,
-    photo_done_url = s.photo_done_url, text_redacted = s.text_redacted, batch_id = %(batch)s
-FROM {stage} AS s LEFT JOIN {codes} AS c ON c.id = s.seq
+    agency = s.agency, geom = ST_SetSRID(ST_MakePoint(s.lng, s.lat), 4326), h3_r12 = s.h3_r12,
+    area_code = a.code, kelurahan_code = CASE WHEN a.is_placeholder THEN NULL ELSE a.code END,
+    kecamatan_code = a.kecamatan_code, kota_code = a.kota_code, outside = a.code IS NULL,
+    photo_url = s.photo_url, photo_done_url = s.photo_done_url,
+    text_redacted = s.text_redacted, batch_id = %(batch)s
+FROM {stage} AS s LEFT JOIN pantau.admin_areas AS a ON a.code = s.area_code
 WHERE r.source = %(source)s AND r.source_id = s.source_id AND r.updated_at < s.updated_at
   AND s.source_id = ANY(%(known)s)
-"""
-_INSERT = """
-INSERT INTO pantau.reports AS r (
-    source, source_id, ticket_code, category, source_category, status, source_status,
-    created_at, coordinated_at, completed_at, updated_at, agency, geom, h3_r12, area_code,
-    kelurahan_code, kecamatan_code, kota_code, outside, photo_url, photo_done_url,
-    text_redacted, batch_id)
-SELECT %(source)s, s.source_id, s.ticket_code, s.category, s.source_category, s.status,
-       s.source_status, s.created_at, s.coordinated_at, s.completed_at, s.updated_at,
-       s.agency, s.geom, s.h3_r12, c.area_code, c.kelurahan_code, c.kecamatan_code,
-       c.kota_code, c.area_code IS NULL, s.photo_url, s.photo_done_url, s.text_redacted,
-       %(batch)s
-FROM {stage} AS s LEFT JOIN {codes} AS c ON c.id = s.seq
-WHERE s.source_id <> ALL(%(known)s)
 """
 #: The same merge within a batch: ``s`` is the newest copy, ``r.first_coordinated`` the earliest
 #: coordination time among the copies.
@@ -396,7 +386,6 @@ def _run_batch(conn: psycopg.Connection, adapter: Any, progress: bool | None) ->
     result.rejected_by_reason = dict(sorted(Counter(r.reason for _, r in rejections).items()))
 
     params = {"source": source, "batch": result.batch_id, "known": sorted(loader.known)}
-    staged = loader.staged
     taken_back = 0
     if seen.repeated and loader.inserted:
         columns = sql.SQL(", ").join(map(sql.Identifier, _STAGE_COLUMNS))
@@ -404,35 +393,25 @@ def _run_batch(conn: psycopg.Connection, adapter: Any, progress: bool | None) ->
         repeated = {**params, "ids": sorted(seen.repeated)}
         counted = conn.execute(take_back, repeated).fetchone()
         taken_back, outside_back = (int(counted[0]), int(counted[1])) if counted else (0, 0)
-        loader.outside -= outside_back  # joined again with the staging table
-        staged += taken_back
-    # The GiST index must exist before the dedupe UPDATE/DELETE: an index built after rows were
-    # updated in the same transaction is invisible to that transaction (pg_index.indcheckxmin),
-    # and the spatial join would fall back to comparing every point with every polygon.
-    index_points(conn, stage)
+        loader.outside -= outside_back  # counted again with the staging table
     if seen.repeated:
         merge = sql.SQL(_DEDUPE_MERGE[source]).format(kept=sql.SQL(_KEPT_FIRST))
         dedupe = sql.SQL(_DEDUPE).format(stage=stage, merge=merge)
         deleted = conn.execute(dedupe, {"ids": sorted(seen.repeated)}).rowcount
         result.duplicates_in_batch = max(deleted, 0)
-        staged -= result.duplicates_in_batch
-    clock = result.lap("index_rejections_dedupe", clock)
-    owners = staging_table(f"ingest_{source}_owners")
-    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(owners))
-    found = conn.execute(
-        sql.SQL("CREATE UNLOGGED TABLE {} AS {}").format(
-            owners, codes_query(sql.SQL("({})").format(owners_query(stage, id_col="seq")))
-        )
-    ).rowcount
-    conn.execute(sql.SQL("ANALYZE {}").format(owners))  # so the upsert hashes this narrow table
-    result.outside_area = loader.outside + staged - max(found, 0)
+    clock = result.lap("rejections_dedupe", clock)
+    loader.locate(stage)
+    row = conn.execute(
+        sql.SQL("SELECT count(*) FROM {} WHERE area_code IS NULL").format(stage)
+    ).fetchone()
+    result.outside_area = loader.outside + (int(row[0]) if row else 0)
     clock = result.lap("spatial_join", clock)
     if loader.known:  # updates are only possible for ids stored before the batch
         conn.execute(sql.SQL(_QUEUE_OLD_DAYS).format(stage=stage), params)
         coordinated = sql.SQL(_COORDINATED[source]).format(kept=sql.SQL(_KEPT_STORED))
-        update = sql.SQL(_UPDATE).format(stage=stage, codes=owners, coordinated=coordinated)
+        update = sql.SQL(_UPDATE).format(stage=stage, coordinated=coordinated)
         result.updated = _count_queued(conn, update, params)
-    insert = sql.SQL(_INSERT).format(stage=stage, codes=owners)
+    insert = sql.SQL(_INSERT_REPORTS).format(rows=stage, skip=sql.Placeholder("known"))
     result.inserted = loader.inserted - taken_back + _count_queued(conn, insert, params)
     if source == "qlue" and loader.known:  # an older "process" snapshot still tells when it began
         backfill = sql.SQL(_BACKFILL_COORDINATION).format(stage=stage)
@@ -444,7 +423,7 @@ def _run_batch(conn: psycopg.Connection, adapter: Any, progress: bool | None) ->
     result.repaired_by_kind = dict(sorted(adapter.tally.repaired.items()))
     result.notes = dict(sorted(adapter.tally.notes.items()))
     result.redacted = dict(sorted(adapter.tally.redacted.items()))
-    conn.execute(sql.SQL("DROP TABLE {}, {}, {}, {}").format(stage, chunk, owners, loader.points))
+    conn.execute(sql.SQL("DROP TABLE {}, {}, {}").format(stage, chunk, loader.points))
     _finish_run(conn, result)
     conn.commit()
     result.lap("commit", clock)
@@ -490,9 +469,10 @@ class _ChunkLoader:
             ).format(self.points)
         )
         conn.execute(sql.SQL("CREATE INDEX ON {} USING gist (geom)").format(self.points))
-        self.fill_points = sql.SQL(_CHUNK_POINTS).format(points=self.points, chunk=chunk)
-        self.locate = sql.SQL(_LOCATE_CHUNK).format(chunk=chunk, owners=owners_query(self.points))
-        self.insert = sql.SQL(_INSERT_CHUNK).format(chunk=chunk, stage=stage, columns=columns)
+        insert = sql.SQL(_INSERT_REPORTS).format(rows=chunk, skip=sql.Placeholder("held"))
+        self.insert = sql.SQL(_INSERT_CHUNK).format(
+            insert=insert, chunk=chunk, stage=stage, columns=columns
+        )
         # Does the table hold any report of this source? If not (a first load), no id can be
         # known and the per-chunk lookups are skipped.
         self.source_stored = conn.execute(_ANY_STORED, [params["source"]]).fetchone() is not None
@@ -504,7 +484,6 @@ class _ChunkLoader:
         self.ids: list[str] = []
         self.inserted = 0  # rows inserted by the chunks
         self.outside = 0  # of which outside every unit
-        self.staged = 0  # rows moved on to the staging table
         self.seconds = 0.0
 
     def add_payload(self, payload: bytes, ids: list[str]) -> None:
@@ -521,6 +500,13 @@ class _ChunkLoader:
         self.ids += ids
         if len(self.ids) >= CHUNK_ROWS:
             self.flush()
+
+    def locate(self, rows: sql.Identifier) -> None:
+        """Give the rows of ``rows`` without an owner theirs (``_LOCATE``), outside: none."""
+        self.conn.execute(sql.SQL("TRUNCATE {}").format(self.points))
+        self.conn.execute(sql.SQL(_UNLOCATED_POINTS).format(points=self.points, rows=rows))
+        self.conn.execute(sql.SQL("ANALYZE {}").format(self.points))  # the join's plan needs it
+        self.conn.execute(sql.SQL(_LOCATE).format(rows=rows, owners=owners_query(self.points)))
 
     def flush(self) -> None:
         """Load the gathered rows."""
@@ -546,15 +532,11 @@ class _ChunkLoader:
                 copy.set_types(list(_STAGE_TYPES))
                 for row in self.rows:
                     copy.write_row(row)
-        self.conn.execute(sql.SQL("TRUNCATE {}").format(self.points))
-        self.conn.execute(self.fill_points)
-        self.conn.execute(sql.SQL("ANALYZE {}").format(self.points))  # the join's plan needs it
-        self.conn.execute(self.locate)
+        self.locate(self.chunk)
         counted = self.conn.execute(self.insert, {**self.params, "held": sorted(held)}).fetchone()
         fresh, outside = (int(counted[0]), int(counted[1])) if counted else (0, 0)
         self.inserted += fresh
         self.outside += outside
-        self.staged += len(self.ids) - fresh
         self.payloads, self.rows, self.ids = [], [], []
         self.seconds += time.perf_counter() - clock
 
