@@ -32,16 +32,9 @@ from PIL import Image
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, ViewportSize, sync_playwright
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository's packages
+from tests.e2e.browser import CHROMIUM, CHROMIUM_FLAGS, IDLE_JS
+
 DESKTOP: ViewportSize = {"width": 1440, "height": 900}
 WALL: ViewportSize = {"width": 1920, "height": 1080}
 
@@ -65,17 +58,6 @@ SHOTS = (
     Shot("wall", "/?mode=wall", WALL),
 )
 
-#: Idle: connected, no run going on, no placeholder; for 500 ms in a row.
-IDLE_JS = """() => {
-  const app = document.querySelector('[data-testid="stApp"]');
-  const idle = app !== null
-    && app.dataset.testConnectionState === "CONNECTED"
-    && app.dataset.testScriptState === "notRunning"
-    && document.querySelector('[data-testid="stSkeleton"]') === null;
-  if (!idle) { window.__pantauIdleSince = undefined; return false; }
-  window.__pantauIdleSince ??= performance.now();
-  return performance.now() - window.__pantauIdleSince >= 500;
-}"""
 DECK_CANVAS = '[data-testid="stDeckGlJsonChart"] canvas'
 SCROLL_TO_TOP_JS = """() => {
   for (const el of [document.scrollingElement, ...document.querySelectorAll("*")]) {
@@ -98,7 +80,6 @@ MAP_DRAW_TIMEOUT_S = 15
 
 def busiest_kelurahan() -> str:
     """The kelurahan with the most reports in the database of the environment."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from geo import db  # the project's settings: DATABASE_URL or the local cluster
 
     with db.connect(db.reader_url()) as conn:
@@ -193,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = False
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=args.chromium, args=CHROMIUM_FLAGS, headless=True
+            executable_path=args.chromium, args=list(CHROMIUM_FLAGS), headless=True
         )
         try:
             for shot in args.shots:

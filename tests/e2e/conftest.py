@@ -49,19 +49,12 @@ from playwright.sync_api import (
 
 from geo import db
 from tests.conftest import clear_reports, ensure_bps2020, ingest_generated
+from tests.e2e.browser import CHROMIUM as BROWSER_BINARY
+from tests.e2e.browser import CHROMIUM_FLAGS, IDLE_JS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "e2e"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-)
+CHROMIUM = Path(BROWSER_BINARY)
 VIEWPORT: ViewportSize = {"width": 1440, "height": 900}
 START, END, PER_DAY, SEED = date(2024, 1, 1), date(2024, 4, 30), 60.0, 11
 #: The first run imports geopandas, pydeck and the analytics stack.
@@ -172,20 +165,6 @@ def browser() -> Iterator[Browser]:
         )
         yield chromium
         chromium.close()
-
-
-#: True once the app is connected, no script run is going on and no placeholder is left, for
-#: 500 ms in a row (a run that finishes and a rerun that starts at once are not "idle").
-IDLE_JS = """() => {
-  const app = document.querySelector('[data-testid="stApp"]');
-  const idle = app !== null
-    && app.dataset.testConnectionState === "CONNECTED"
-    && app.dataset.testScriptState === "notRunning"
-    && document.querySelector('[data-testid="stSkeleton"]') === null;
-  if (!idle) { window.__pantauIdleSince = undefined; return false; }
-  window.__pantauIdleSince ??= performance.now();
-  return performance.now() - window.__pantauIdleSince >= 500;
-}"""
 
 
 @dataclass
