@@ -1,19 +1,22 @@
 """The JAKI adapter's one-pass path for the usual row gives what the full rules give.
 
-:meth:`JakiFiles._clean` handles ~99 % of rows and hands everything else to
-:meth:`JakiFiles._parse_rules`. For any input it must either step aside (None) or return
-exactly the report the rules return, with the same tallies; and it must really take the usual
-rows (else the ingest loses its speed without anyone noticing).
+:meth:`JakiFiles.usual` (msgspec's typed decoding, then one pass) handles ~99 % of rows and
+hands everything else to :meth:`JakiFiles.parse` (orjson, then the rules). For any JSON text it
+must either step aside (None) or return exactly the report the rules return, with the same
+tallies; and it must really take the usual rows (else the ingest loses its speed without anyone
+noticing).
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import tempfile
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import orjson
 import pytest
 from hypothesis import given
@@ -21,7 +24,7 @@ from hypothesis import strategies as st
 
 from pipelines.simulate.generate import Options, simulate
 from pipelines.sources.base import Rejected
-from pipelines.sources.jaki import JakiFiles
+from pipelines.sources.jaki import _USUAL, JakiFiles
 from tests.unit.test_sources_fuzz import FUZZ, JAKI_VALID, mutated_jaki
 
 
@@ -30,24 +33,48 @@ def _adapter() -> JakiFiles:
         return JakiFiles([Path(tmp)])
 
 
-def _by_rules(obj: Any) -> tuple[Any, Any]:
+def _by_rules(line: bytes) -> tuple[Any, Any]:
     adapter = _adapter()
     try:
-        result: Any = adapter._parse_rules(copy.deepcopy(obj))
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return ("rejected", "malformed_json"), adapter.tally
+    try:
+        result: Any = adapter.parse(obj)
     except Rejected as exc:
         result = ("rejected", exc.reason)
     return result, adapter.tally
 
 
+def _fast(adapter: JakiFiles, line: bytes) -> Any:
+    try:
+        return adapter.usual(_USUAL.decode(line))
+    except (msgspec.MsgspecError, RecursionError):
+        return None
+
+
+def _dumps(obj: Any) -> bytes:
+    try:
+        return orjson.dumps(obj)
+    except TypeError:  # integers beyond 64 bits (orjson writes NaN as null, json as NaN)
+        return json.dumps(obj).encode()
+
+
 def assert_same(obj: Any) -> bool:
-    """``_clean`` steps aside or agrees with the rules; True when it took the row."""
+    """The fast path steps aside or agrees with the rules; True when it took the row.
+
+    ``obj`` is a decoded row (serialised here, as the feed holds it) or a JSON text.
+    """
+    line = obj if isinstance(obj, bytes) else _dumps(obj)
     adapter = _adapter()
-    fast = adapter._clean(copy.deepcopy(obj))
+    fast = _fast(adapter, line)
+    parsed = _adapter().parse_line(line)
     if fast is None:
         assert adapter.tally == _adapter().tally, "stepping aside leaves no trace"
         return False
-    rules, tally = _by_rules(obj)
+    rules, tally = _by_rules(line)
     assert fast == rules
+    assert parsed == rules
     assert adapter.tally == tally
     return True
 
@@ -183,3 +210,39 @@ def test_optional_fields_missing(key: str) -> None:
     obj = copy.deepcopy(JAKI_VALID)
     del obj[key]
     assert_same(obj)
+
+
+#: JSON texts at the edges of what msgspec and orjson accept: the fast path must step aside
+#: (or agree) on every one.
+_USUAL_LINE = orjson.dumps(JAKI_VALID)
+EDGE_LINES = [
+    _USUAL_LINE,
+    _USUAL_LINE.replace(b'"id":', b'"id":1,"id":', 1),  # a repeated key: the last one wins
+    _USUAL_LINE.replace(b'{"id"', b'{"extra":1e400,"id"', 1),  # too large for a double
+    _USUAL_LINE.replace(b'{"id"', b'{"extra":"\xed\xa0\x80","id"', 1),  # a UTF-8 surrogate
+    _USUAL_LINE.replace(b'{"id"', b'{"extra":' + b"[" * 1100 + b"]" * 1100 + b',"id"', 1),
+    _USUAL_LINE.replace(b'{"id"', b'{"extra":null,"id"', 1),  # an undeclared field
+    _USUAL_LINE.replace(b'"name":"', b'"name":"\\u0000', 1),  # a NUL: removed by the rules
+    _USUAL_LINE.replace(b'"name":"', b'"id":7,"name":"', 1),  # an unknown nested field
+    _USUAL_LINE + b" trailing",
+    _USUAL_LINE[:-1],
+    b"[" + _USUAL_LINE + b"]",
+    b"17",
+]
+
+
+@pytest.mark.parametrize("ident", [0, 2**63 - 1, 2**63, 2**64 - 1, 2**64, 10**30, -1])
+def test_large_and_negative_ids(ident: int) -> None:
+    line = _USUAL_LINE.replace(f'"id":{JAKI_VALID["id"]}'.encode(), f'"id":{ident}'.encode())
+    assert line != _USUAL_LINE
+    assert_same(line)
+
+
+@pytest.mark.parametrize("line", EDGE_LINES, ids=range(len(EDGE_LINES)))
+def test_edge_texts(line: bytes) -> None:
+    assert_same(line)
+
+
+def test_the_usual_text_takes_the_fast_path() -> None:
+    assert assert_same(_USUAL_LINE)
+    assert assert_same(EDGE_LINES[1])
