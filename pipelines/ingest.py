@@ -37,74 +37,24 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from h3.api import basic_int as h3int
 from psycopg import sql
 from tqdm import tqdm
 
 from geo import db
 from geo.errors import PantauError
-from pipelines.boundaries.cells import CELL_RESOLUTION, ensure_area_cells, interior_cells
-from pipelines.parallel_parse import SIGNATURE, TRAILER, FeedReadError
+from pipelines import ingest_rows as layout
+from pipelines import parallel_parse
+from pipelines.boundaries.cells import ensure_area_cells
+from pipelines.parallel_parse import FeedReadError, FilePart
 from pipelines.sources import SOURCES
 from pipelines.sources.base import Rejection, Report
-from pipelines.spatial_join import owners_query, staging_table
+from pipelines.spatial_join import codes_query, owners_query, staging_table
 
-H3_RESOLUTION = 12
 #: Rows loaded at a time while the rest of the batch is still being parsed (see _ChunkLoader).
 CHUNK_ROWS = 50_000
 
-_STAGE_COLUMNS = (
-    "seq",
-    "source_id",
-    "ticket_code",
-    "category",
-    "source_category",
-    "status",
-    "source_status",
-    "created_at",
-    "coordinated_at",
-    "completed_at",
-    "updated_at",
-    "agency",
-    "lng",
-    "lat",
-    "h3_r12",
-    "area_code",
-    "photo_url",
-    "photo_done_url",
-    "text_redacted",
-)
-#: Binary COPY types of the staging columns (binary rows cost a third of text rows to write).
-_STAGE_TYPES = (
-    "int8",
-    "text",
-    "text",
-    "text",
-    "text",
-    "text",
-    "text",
-    "timestamptz",
-    "timestamptz",
-    "timestamptz",
-    "timestamptz",
-    "text",
-    "float8",
-    "float8",
-    "int8",
-    "text",
-    "text",
-    "text",
-    "text",
-)
-_STAGE_TABLE = """
-CREATE UNLOGGED TABLE {stage} (
-    seq bigint NOT NULL, source_id text NOT NULL, ticket_code text, category text NOT NULL,
-    source_category text, status text NOT NULL, source_status text, created_at timestamptz NOT NULL,
-    coordinated_at timestamptz, completed_at timestamptz, updated_at timestamptz NOT NULL,
-    agency text, lng float8 NOT NULL, lat float8 NOT NULL, h3_r12 bigint NOT NULL, area_code text,
-    photo_url text, photo_done_url text, text_redacted text
-)
-"""
+#: Staging rows: ``seq`` (the line's place in the batch), then the columns of a report row.
+_STAGE_TABLE = "CREATE UNLOGGED TABLE {stage} (seq bigint NOT NULL, LIKE pantau.reports)"
 # Superseded copies of an id within the batch: all but the newest (latest line on a tie). The
 # survivor's coordination time merges the copies' as the upsert merges batches ({merge}). Only
 # the ids seen more than once while reading are looked at (``%(ids)s``): finding them in SQL
@@ -122,22 +72,11 @@ WITH ranked AS (
 )
 DELETE FROM {stage} AS s USING ranked AS r WHERE s.seq = r.seq AND r.rn > 1
 """
-# A report row from a staging row ``s`` whose ``area_code`` names its owner (NULL: outside):
-# kelurahan, kecamatan and kota follow from the unit (a placeholder unit has no kelurahan).
-# Both the chunks and the set-based path insert with it.
+# Reports from staging rows (``{rows}``) whose owner has been written into them (none:
+# outside). Both the chunks and the set-based path insert with it.
 _INSERT_REPORTS = """
-INSERT INTO pantau.reports AS r (
-    source, source_id, ticket_code, category, source_category, status, source_status,
-    created_at, coordinated_at, completed_at, updated_at, agency, geom, h3_r12, area_code,
-    kelurahan_code, kecamatan_code, kota_code, outside, photo_url, photo_done_url,
-    text_redacted, batch_id)
-SELECT %(source)s, s.source_id, s.ticket_code, s.category, s.source_category, s.status,
-       s.source_status, s.created_at, s.coordinated_at, s.completed_at, s.updated_at,
-       s.agency, ST_SetSRID(ST_MakePoint(s.lng, s.lat), 4326), s.h3_r12, a.code,
-       CASE WHEN a.is_placeholder THEN NULL ELSE a.code END, a.kecamatan_code, a.kota_code,
-       a.code IS NULL, s.photo_url, s.photo_done_url, s.text_redacted, %(batch)s
-FROM {rows} AS s LEFT JOIN pantau.admin_areas AS a ON a.code = s.area_code
-WHERE s.source_id <> ALL({skip})
+INSERT INTO pantau.reports AS r ({columns})
+SELECT {columns} FROM {rows} AS s WHERE s.source_id <> ALL({skip})
 """
 # Rows inserted while the files are still being parsed (one statement per chunk, see
 # ``_ChunkLoader``): every row whose id is new to the table and not held back as a repeat
@@ -155,6 +94,11 @@ WITH fresh AS ({insert} RETURNING r.source_id, r.created_at, r.outside), rest AS
 )
 SELECT count(*), count(*) FILTER (WHERE outside) FROM fresh
 """
+# The creation days (Jakarta, days since 1970-01-01) of the rows COPYed straight into the table.
+_QUEUE_EPOCH_DAYS = """
+INSERT INTO pantau.mart_dirty_days (day)
+SELECT DATE '1970-01-01' + d FROM unnest(%s::int[]) AS d ON CONFLICT DO NOTHING
+"""
 # Does the table hold a report of this source? In primary-key order: as EXISTS the planner
 # scanned the heap, where one source's rows may all come after the other's (0.2 s).
 _ANY_STORED = "SELECT 1 FROM pantau.reports WHERE source = %s ORDER BY source, source_id LIMIT 1"
@@ -164,18 +108,18 @@ _KNOWN_IDS = """
 SELECT r.source_id FROM unnest(%s::text[]) AS i(id)
 JOIN pantau.reports AS r ON r.source = %s AND r.source_id = i.id
 """
-# Owners for the rows without one: the worker already named the unit of a point whose res-11
-# cell lies wholly inside one (about 84 % of the points); the others are copied to a small table
-# with a GiST index and joined with ``ST_Covers`` (pipelines.spatial_join), and their owner is
-# written into the row (as a join inside the insert, the planner sorted every chunk row for a
-# merge join instead). Rows outside every unit keep a NULL area_code.
+# Owners for the rows without one: the worker already gave one to a point whose res-11 cell
+# lies wholly inside one unit (about 84 % of the points); the others are copied to a small table
+# with a GiST index and joined with ``ST_Covers`` (pipelines.spatial_join), and their owner's
+# codes are written into the row (as a join inside the insert, the planner sorted every chunk
+# row for a merge join instead). Rows outside every unit keep no owner and ``outside``.
 _UNLOCATED_POINTS = """
-INSERT INTO {points} (id, geom)
-SELECT seq, ST_SetSRID(ST_MakePoint(lng, lat), 4326) FROM {rows} WHERE area_code IS NULL
+INSERT INTO {points} (id, geom) SELECT seq, geom FROM {rows} WHERE area_code IS NULL
 """
 _LOCATE = """
-UPDATE {rows} AS c SET area_code = o.id_owner
-FROM (SELECT id, area_code AS id_owner FROM ({owners}) AS x) AS o WHERE c.seq = o.id
+UPDATE {rows} AS c SET area_code = o.area_code, kelurahan_code = o.kelurahan_code,
+    kecamatan_code = o.kecamatan_code, kota_code = o.kota_code, outside = false
+FROM ({codes}) AS o WHERE c.seq = o.id
 """
 # An id inserted early in the batch and met again in a later file: its inserted copy goes back
 # to the staging table, as the first of its copies (negative seq: before every line), so that
@@ -188,12 +132,8 @@ WITH gone AS (
     WHERE source = %(source)s AND source_id = ANY(%(ids)s) AND batch_id = %(batch)s
     RETURNING *
 ), moved AS (
-    INSERT INTO {stage} ({columns})
-    SELECT -row_number() OVER (ORDER BY source_id), source_id, ticket_code, category,
-           source_category, status, source_status, created_at, coordinated_at, completed_at,
-           updated_at, agency, ST_X(geom), ST_Y(geom), h3_r12, area_code, photo_url, photo_done_url,
-           text_redacted
-    FROM gone
+    INSERT INTO {stage} ({stage_columns})
+    SELECT -row_number() OVER (ORDER BY source_id), {columns} FROM gone
 )
 SELECT count(*), count(*) FILTER (WHERE outside) FROM gone
 """
@@ -221,16 +161,8 @@ WITH changed AS ({change} RETURNING r.created_at), queued AS (
 SELECT count(*) FROM changed
 """
 _UPDATE = """
-UPDATE pantau.reports AS r SET
-    ticket_code = s.ticket_code, category = s.category, source_category = s.source_category,
-    status = s.status, source_status = s.source_status, created_at = s.created_at,
-    coordinated_at = {coordinated}, completed_at = s.completed_at, updated_at = s.updated_at,
-    agency = s.agency, geom = ST_SetSRID(ST_MakePoint(s.lng, s.lat), 4326), h3_r12 = s.h3_r12,
-    area_code = a.code, kelurahan_code = CASE WHEN a.is_placeholder THEN NULL ELSE a.code END,
-    kecamatan_code = a.kecamatan_code, kota_code = a.kota_code, outside = a.code IS NULL,
-    photo_url = s.photo_url, photo_done_url = s.photo_done_url,
-    text_redacted = s.text_redacted, batch_id = %(batch)s
-FROM {stage} AS s LEFT JOIN pantau.admin_areas AS a ON a.code = s.area_code
+UPDATE pantau.reports AS r SET ({columns}) = ({values})
+FROM {stage} AS s
 WHERE r.source = %(source)s AND r.source_id = s.source_id AND r.updated_at < s.updated_at
   AND s.source_id = ANY(%(known)s)
 """
@@ -388,8 +320,9 @@ def _run_batch(conn: psycopg.Connection, adapter: Any, progress: bool | None) ->
     params = {"source": source, "batch": result.batch_id, "known": sorted(loader.known)}
     taken_back = 0
     if seen.repeated and loader.inserted:
-        columns = sql.SQL(", ").join(map(sql.Identifier, _STAGE_COLUMNS))
-        take_back = sql.SQL(_TAKE_BACK).format(stage=stage, columns=columns)
+        take_back = sql.SQL(_TAKE_BACK).format(
+            stage=stage, stage_columns=_names(layout.STAGE_COLUMNS), columns=_COLUMNS
+        )
         repeated = {**params, "ids": sorted(seen.repeated)}
         counted = conn.execute(take_back, repeated).fetchone()
         taken_back, outside_back = (int(counted[0]), int(counted[1])) if counted else (0, 0)
@@ -409,9 +342,11 @@ def _run_batch(conn: psycopg.Connection, adapter: Any, progress: bool | None) ->
     if loader.known:  # updates are only possible for ids stored before the batch
         conn.execute(sql.SQL(_QUEUE_OLD_DAYS).format(stage=stage), params)
         coordinated = sql.SQL(_COORDINATED[source]).format(kept=sql.SQL(_KEPT_STORED))
-        update = sql.SQL(_UPDATE).format(stage=stage, coordinated=coordinated)
+        update = sql.SQL(_UPDATE).format(
+            stage=stage, columns=_COLUMNS, values=_updated_values(coordinated)
+        )
         result.updated = _count_queued(conn, update, params)
-    insert = sql.SQL(_INSERT_REPORTS).format(rows=stage, skip=sql.Placeholder("known"))
+    insert = _insert_reports(stage, sql.Placeholder("known"))
     result.inserted = loader.inserted - taken_back + _count_queued(conn, insert, params)
     if source == "qlue" and loader.known:  # an older "process" snapshot still tells when it began
         backfill = sql.SQL(_BACKFILL_COORDINATION).format(stage=stage)
@@ -430,6 +365,31 @@ def _run_batch(conn: psycopg.Connection, adapter: Any, progress: bool | None) ->
     return result
 
 
+def _names(columns: tuple[str, ...]) -> sql.Composed:
+    return sql.SQL(", ").join(map(sql.Identifier, columns))
+
+
+_COLUMNS = _names(layout.REPORT_COLUMNS)
+
+
+def _insert_reports(rows: sql.Identifier, skip: sql.Composable) -> sql.Composed:
+    """``_INSERT_REPORTS`` from the table ``rows``, leaving out the ids of ``skip``."""
+    return sql.SQL(_INSERT_REPORTS).format(columns=_COLUMNS, rows=rows, skip=skip)
+
+
+def _updated_values(coordinated: sql.Composable) -> sql.Composed:
+    """The staging row ``s`` as the new values of a report (coordination time merged)."""
+    values: list[sql.Composable] = []
+    for column in layout.REPORT_COLUMNS:
+        if column == "coordinated_at":
+            values.append(coordinated)
+        elif column == "batch_id":
+            values.append(sql.Placeholder("batch"))
+        else:
+            values.append(sql.SQL("s.{}").format(sql.Identifier(column)))
+    return sql.SQL(", ").join(values)
+
+
 def _count_queued(conn: psycopg.Connection, change: sql.Composed, params: dict[str, Any]) -> int:
     """Run an UPDATE/INSERT of reports, queue the days it touched, return its row count."""
     row = conn.execute(sql.SQL(_QUEUE_DAYS).format(change=change), params).fetchone()
@@ -439,12 +399,13 @@ def _count_queued(conn: psycopg.Connection, change: sql.Composed, params: dict[s
 class _ChunkLoader:
     """Load parsed rows chunk by chunk, inserting what can be inserted at once.
 
-    Rows (binary COPY payloads from the workers, or row tuples from the loader's own parsing)
-    are gathered until ``CHUNK_ROWS``; then the chunk table is emptied and filled by one binary
-    COPY, the points without an owner yet are copied to an indexed points table, and
-    ``_INSERT_CHUNK`` joins those, inserts the new, unrepeated rows into ``pantau.reports`` and
-    moves the others on to the staging table. PostgreSQL does this while the workers parse the
-    next files, so little is left for after the last one.
+    Rows arrive encoded for binary COPY (:mod:`pipelines.ingest_rows`) and are gathered until
+    ``CHUNK_ROWS``. Then the located rows (the worker found their owner) with an id new to the
+    table and not repeated so far are COPYed straight into ``pantau.reports``; the other rows
+    go through the chunk table: the points without an owner are copied to an indexed points
+    table and located, and ``_INSERT_CHUNK`` inserts the new, unrepeated ones and moves the held
+    ones on to the staging table. PostgreSQL does this while the workers parse the next files,
+    so little is left for after the last one.
     """
 
     def __init__(
@@ -459,8 +420,13 @@ class _ChunkLoader:
         self.chunk = chunk
         self.params = params
         self.seen = seen
-        columns = sql.SQL(", ").join(map(sql.Identifier, _STAGE_COLUMNS))
-        self.copy_sql = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(chunk, columns)
+        self.copy_reports = sql.SQL("COPY pantau.reports ({}) FROM STDIN (FORMAT binary)").format(
+            _COLUMNS
+        )
+        stage_columns = _names(layout.STAGE_COLUMNS)
+        self.copy_chunk = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(
+            chunk, stage_columns
+        )
         self.points = staging_table(f"ingest_{params['source']}_points")
         conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(self.points))
         conn.execute(
@@ -469,30 +435,33 @@ class _ChunkLoader:
             ).format(self.points)
         )
         conn.execute(sql.SQL("CREATE INDEX ON {} USING gist (geom)").format(self.points))
-        insert = sql.SQL(_INSERT_REPORTS).format(rows=chunk, skip=sql.Placeholder("held"))
         self.insert = sql.SQL(_INSERT_CHUNK).format(
-            insert=insert, chunk=chunk, stage=stage, columns=columns
+            insert=_insert_reports(chunk, sql.Placeholder("held")),
+            chunk=chunk,
+            stage=stage,
+            columns=stage_columns,
         )
         # Does the table hold any report of this source? If not (a first load), no id can be
         # known and the per-chunk lookups are skipped.
         self.source_stored = conn.execute(_ANY_STORED, [params["source"]]).fetchone() is not None
         self.known: set[str] = set()  # ids of the batch stored before it
-        # the interior-cells lookup (filled by _load for batches worth it)
-        self.interior: dict[int, str] = {}
-        self.payloads: list[bytes] = []
+        # the interior-cells lookup (filled by _load for batches parsed by workers)
+        self.owners: dict[int, layout.Owner] = {}
+        self.parts: list[FilePart] = []
         self.rows: list[tuple[Any, ...]] = []
         self.ids: list[str] = []
+        self.queued_days: set[int] = set()
         self.inserted = 0  # rows inserted by the chunks
         self.outside = 0  # of which outside every unit
         self.seconds = 0.0
 
-    def add_payload(self, payload: bytes, ids: list[str]) -> None:
-        """Rows already in binary COPY format (a worker's file)."""
-        self.payloads.append(payload)
-        self._add(ids)
+    def add_part(self, part: FilePart) -> None:
+        """A worker's file: rows already in binary COPY format."""
+        self.parts.append(part)
+        self._add(part.ids + part.unlocated_ids)
 
     def add_rows(self, rows: list[tuple[Any, ...]], ids: list[str]) -> None:
-        """Staging row tuples (parsed in the loader)."""
+        """Staging row tuples without an owner (parsed in the loader)."""
         self.rows += rows
         self._add(ids)
 
@@ -506,7 +475,8 @@ class _ChunkLoader:
         self.conn.execute(sql.SQL("TRUNCATE {}").format(self.points))
         self.conn.execute(sql.SQL(_UNLOCATED_POINTS).format(points=self.points, rows=rows))
         self.conn.execute(sql.SQL("ANALYZE {}").format(self.points))  # the join's plan needs it
-        self.conn.execute(sql.SQL(_LOCATE).format(rows=rows, owners=owners_query(self.points)))
+        owners = sql.SQL("({})").format(owners_query(self.points))
+        self.conn.execute(sql.SQL(_LOCATE).format(rows=rows, codes=codes_query(owners)))
 
     def flush(self) -> None:
         """Load the gathered rows."""
@@ -521,15 +491,61 @@ class _ChunkLoader:
             found = self.conn.execute(_KNOWN_IDS, [sorted(first_seen), self.params["source"]])
             self.known.update(r[0] for r in found)
             held |= self.known & first_seen
-        self.conn.execute(sql.SQL("TRUNCATE {}").format(self.chunk))
-        with self.conn.cursor().copy(self.copy_sql) as copy:
-            if self.payloads:
-                copy.write(SIGNATURE)
-                for payload in self.payloads:
+        located, days, unlocated = self._split(held)
+        if located:
+            with self.conn.cursor().copy(self.copy_reports) as copy:
+                copy.write(layout.SIGNATURE)
+                for payload in located:
                     copy.write(payload)
-                copy.write(TRAILER)
+                copy.write(layout.TRAILER)
+        if days - self.queued_days:
+            new_days = sorted(days - self.queued_days)
+            self.conn.execute(_QUEUE_EPOCH_DAYS, [new_days])
+            self.queued_days.update(new_days)
+        if unlocated or self.rows:
+            self._load_chunk(unlocated, held)
+        self.parts, self.rows, self.ids = [], [], []
+        self.seconds += time.perf_counter() - clock
+
+    def _split(self, held: set[str]) -> tuple[list[bytes], set[int], list[bytes]]:
+        """The located rows to COPY into reports and their days; the rows for the chunk table.
+
+        A located row held back (a repeat, or an id stored before the batch) becomes a
+        staging row.
+        """
+        located: list[bytes] = []
+        unlocated: list[bytes] = []
+        days: set[int] = set()
+        for part in self.parts:
+            unlocated.append(part.unlocated)
+            if held.isdisjoint(part.ids):
+                located.append(part.located)
+                days.update(part.days)
+                self.inserted += len(part.ids)
+                continue
+            data = memoryview(part.located)
+            ends = [*part.offsets[1:], len(data)]
+            for i, source_id in enumerate(part.ids):
+                row = data[part.offsets[i] : ends[i]]
+                if source_id in held:
+                    unlocated.append(layout.staged(part.seqs[i], row))
+                else:
+                    located.append(bytes(row))
+                    days.add(part.days[i])
+                    self.inserted += 1
+        return [p for p in located if p], days, [p for p in unlocated if p]
+
+    def _load_chunk(self, unlocated: list[bytes], held: set[str]) -> None:
+        """Rows without an owner, and held rows: located, then inserted or staged."""
+        self.conn.execute(sql.SQL("TRUNCATE {}").format(self.chunk))
+        with self.conn.cursor().copy(self.copy_chunk) as copy:
+            if unlocated:
+                copy.write(layout.SIGNATURE)
+                for payload in unlocated:
+                    copy.write(payload)
+                copy.write(layout.TRAILER)
             else:
-                copy.set_types(list(_STAGE_TYPES))
+                copy.set_types(list(layout.STAGE_TYPES))
                 for row in self.rows:
                     copy.write_row(row)
         self.locate(self.chunk)
@@ -537,8 +553,6 @@ class _ChunkLoader:
         fresh, outside = (int(counted[0]), int(counted[1])) if counted else (0, 0)
         self.inserted += fresh
         self.outside += outside
-        self.payloads, self.rows, self.ids = [], [], []
-        self.seconds += time.perf_counter() - clock
 
 
 def _load(
@@ -548,13 +562,11 @@ def _load(
     progress: bool | None,
 ) -> list[tuple[Any, Rejection]]:
     """Parse every file and load its rows chunk by chunk; return the rejections."""
-    from pipelines import parallel_parse
-
     workers = parallel_parse.workers_for(adapter.files)
     if workers > 1:
-        # Fetching the lookup costs ~0.13 s; a batch small enough to be parsed in the loader
+        # Fetching the lookup costs ~0.2 s; a batch small enough to be parsed in the loader
         # (under 32 MiB) joins all its points with ST_Covers faster than that.
-        loader.interior = interior_cells(loader.conn)
+        loader.owners = layout.owners_by_cell(loader.conn)
     bar = tqdm(unit=" rows", disable=None if progress is None else not progress)
     try:
         if workers > 1:
@@ -572,11 +584,13 @@ def _load_serial(loader: _ChunkLoader, adapter: Any, result: IngestResult, bar: 
     rejections: list[tuple[Any, Rejection]] = []
     rows: list[tuple[Any, ...]] = []
     ids: list[str] = []
+    batch = loader.params["batch"]
     seq = 0
     for raw, parsed in adapter.rows():
         seq += 1
         if isinstance(parsed, Report):
-            rows.append(stage_row(seq, parsed, loader.interior))
+            cell, _ = layout.cells_of(parsed)
+            rows.append((seq, *layout.report_values(parsed, cell, None, batch)))
             ids.append(parsed.source_id)
             if len(rows) == CHUNK_ROWS:
                 loader.add_rows(rows, ids)
@@ -594,16 +608,14 @@ def _load_serial(loader: _ChunkLoader, adapter: Any, result: IngestResult, bar: 
 def _load_parallel(
     loader: _ChunkLoader, adapter: Any, result: IngestResult, bar: tqdm, workers: int
 ) -> list[Any]:
-    """Parse the files in worker processes; load their binary COPY payloads in file order."""
-    from pipelines import parallel_parse
-
+    """Parse the files in worker processes; load their binary COPY rows in file order."""
     rejections: list[tuple[Any, Rejection]] = []
     parts = parallel_parse.parse_files(
-        adapter.name, adapter.files, _STAGE_TYPES, workers, loader.interior
+        adapter.name, adapter.files, workers, loader.owners, loader.params["batch"]
     )
     for part in parts:
         adapter.current_file = adapter.files[part.index]
-        loader.add_payload(part.payload, part.ids)
+        loader.add_part(part)
         rejections += part.rejections
         for counter in ("repaired", "notes", "redacted"):
             getattr(adapter.tally, counter).update(getattr(part.tally, counter))
@@ -631,36 +643,6 @@ class SeenIds:
         self.repeated |= held
         self.ids |= fresh
         return held
-
-
-def stage_row(seq: int, r: Report, interior: dict[int, str]) -> tuple[Any, ...]:
-    """One staging row (the column order of ``_STAGE_COLUMNS``), H3 cell computed here.
-
-    ``area_code`` is the owner when the point's res-11 cell lies wholly inside one unit
-    (``interior``: :func:`pipelines.boundaries.cells.interior_cells`), else NULL: then PostGIS
-    finds the owner with ``ST_Covers``.
-    """
-    return (
-        seq,
-        r.source_id,
-        r.ticket_code,
-        r.category,
-        r.source_category,
-        r.status,
-        r.source_status,
-        r.created_at,
-        r.coordinated_at,
-        r.completed_at,
-        r.updated_at,
-        r.agency,
-        r.lng,
-        r.lat,
-        h3int.latlng_to_cell(r.lat, r.lng, H3_RESOLUTION),
-        interior.get(h3int.latlng_to_cell(r.lat, r.lng, CELL_RESOLUTION)),
-        r.photo_url,
-        r.photo_done_url,
-        r.text_redacted,
-    )
 
 
 def _copy_rejections(

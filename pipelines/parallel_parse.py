@@ -1,10 +1,10 @@
-"""Parse feed files in worker processes and hand ready binary COPY payloads to the loader.
+"""Parse feed files in worker processes and hand ready binary COPY rows to the loader.
 
-Parsing is pure Python (about 12 us per report) while PostgreSQL waits; on a multi-core
-machine the files of a batch are parsed by several worker processes at once. Each worker
-returns, per file, the staging rows already encoded in PostgreSQL's binary COPY format (the
-loader just forwards the bytes), the file's rejections and its tallies. The batch is still
-one transaction: workers never touch the database.
+Parsing is Python (about 8 us per report) while PostgreSQL waits; on a multi-core machine the
+files of a batch are parsed by several worker processes at once. Each worker returns, per file,
+its rows already encoded in PostgreSQL's binary COPY format (:mod:`pipelines.ingest_rows`: the
+loader just forwards the bytes), the file's rejections and its tallies. The batch is still one
+transaction: workers never touch the database.
 
 Workers are forked: ``spawn`` would re-import the caller's main module, which breaks any
 script that calls :func:`pipelines.ingest.ingest` without a ``__main__`` guard. A forked
@@ -18,22 +18,15 @@ from __future__ import annotations
 import multiprocessing
 import os
 import zlib
+from array import array
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from psycopg._copy_base import BinaryFormatter  # pinned psycopg; see requirements.txt
-from psycopg.adapt import Transformer
-from psycopg.postgres import types
-from psycopg.pq import Format
-
 from geo.errors import PantauError
+from pipelines import ingest_rows as layout
 from pipelines.sources import SOURCES
 from pipelines.sources.base import RawRow, Rejection, Report, Tally
-
-#: PostgreSQL's binary COPY header (signature, flags, extension length) and trailer.
-SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8
-TRAILER = b"\xff\xff"
 
 
 class FeedReadError(PantauError):
@@ -42,14 +35,25 @@ class FeedReadError(PantauError):
 
 @dataclass
 class FilePart:
-    """What one worker made of one file."""
+    """What one worker made of one file.
+
+    ``located``: the rows whose owner the interior-cells lookup gave, encoded as rows of
+    ``pantau.reports`` (without the COPY header), with each row's offset, id, ``seq`` and
+    creation day (the loader may hold some back as repeats). ``unlocated``: the other rows, as
+    staging rows (``seq`` first), with their ids.
+    """
 
     index: int
     rows: int
-    payload: bytes
-    ids: list[str]  # the staged rows' ids, in order (the loader finds repeats with them)
     rejections: list[tuple[RawRow, Rejection]]
     tally: Tally
+    located: bytes = b""
+    offsets: array[int] = field(default_factory=lambda: array("q"))
+    ids: list[str] = field(default_factory=list)
+    seqs: array[int] = field(default_factory=lambda: array("q"))
+    days: array[int] = field(default_factory=lambda: array("i"))
+    unlocated: bytes = b""
+    unlocated_ids: list[str] = field(default_factory=list)
 
 
 #: Rows of one file fit in the low bits of its staging ``seq`` (file index above them), so the
@@ -70,62 +74,55 @@ def workers_for(files: list[Path]) -> int:
     return max(1, min(len(files), (os.cpu_count() or 1)))
 
 
-#: The interior-cells lookup (cell -> area code) the forked workers inherit (a module global:
-#: 30 MB are not worth pickling to every worker).
-_interior: dict[int, str] = {}
+#: What the forked workers inherit (module globals: the 30 MB lookup is not worth pickling to
+#: every worker): the interior-cells lookup (res-11 cell -> owner) and the batch id.
+_owners: dict[int, layout.Owner] = {}
+_batch = 0
 
 
 def parse_files(
-    source: str,
-    files: list[Path],
-    stage_types: tuple[str, ...],
-    workers: int,
-    interior: dict[int, str],
+    source: str, files: list[Path], workers: int, owners: dict[int, layout.Owner], batch: int
 ) -> Iterator[FilePart]:
     """Every file's part, in file order, parsed by ``workers`` processes."""
-    global _interior  # handed to the forked workers
-    _interior = interior
-    jobs = [(source, str(path), i, stage_types) for i, path in enumerate(files)]
+    global _owners, _batch  # handed to the forked workers
+    _owners, _batch = owners, batch
+    jobs = [(source, str(path), i) for i, path in enumerate(files)]
     with multiprocessing.get_context("fork").Pool(processes=workers) as pool:
         yield from pool.imap(_parse_file, jobs)
 
 
-def _oid(name: str) -> int:
-    info = types.get(name)
-    if info is None:  # pragma: no cover - a typo in the staging layout
-        msg = f"unknown PostgreSQL type {name!r}"
-        raise ValueError(msg)
-    return info.oid
-
-
-def _parse_file(job: tuple[str, str, int, tuple[str, ...]]) -> FilePart:
-    from pipelines.ingest import stage_row  # the worker's own import of the row layout
-
-    source, path, index, stage_types = job
+def _parse_file(job: tuple[str, str, int]) -> FilePart:
+    source, path, index = job
     adapter = SOURCES[source]([Path(path)])
-    transformer = Transformer()
-    transformer.set_dumper_types([_oid(t) for t in stage_types], Format.BINARY)
-    formatter = BinaryFormatter(transformer)
-    out = bytearray()
-    rejections: list[tuple[RawRow, Rejection]] = []
-    ids: list[str] = []
-    rows = 0
+    part = FilePart(index, 0, [], adapter.tally)
+    located, unlocated = bytearray(), bytearray()
+    report_row = layout.encoder(layout.REPORT_TYPES)
+    stage_row = layout.encoder(layout.STAGE_TYPES)
+    owners, batch, seq = _owners, _batch, index * ROWS_PER_FILE
     try:
         for raw, parsed in adapter.rows():
-            rows += 1
-            if rows == ROWS_PER_FILE:
-                msg = f"{path} has {ROWS_PER_FILE - 1:,}+ rows: split it into smaller files"
-                raise FeedReadError(msg)
+            seq += 1
             if isinstance(parsed, Report):
-                out += formatter.write_row(
-                    stage_row(index * ROWS_PER_FILE + rows, parsed, _interior)
-                )
-                ids.append(parsed.source_id)
+                cell, parent = layout.cells_of(parsed)
+                owner = owners.get(parent)
+                values = layout.report_values(parsed, cell, owner, batch)
+                if owner is None:
+                    stage_row((seq, *values), unlocated)
+                    part.unlocated_ids.append(parsed.source_id)
+                else:
+                    part.offsets.append(len(located))
+                    report_row(values, located)
+                    part.ids.append(parsed.source_id)
+                    part.seqs.append(seq)
+                    part.days.append(layout.jakarta_day(parsed))
             else:
-                rejections.append((raw, parsed))
+                part.rejections.append((raw, parsed))
     except (OSError, EOFError, zlib.error) as exc:
         msg = f"cannot read {path}: {exc}"
         raise FeedReadError(msg) from None
-    out += formatter.end()
-    payload = bytes(out[len(SIGNATURE) : -len(TRAILER)]) if len(out) > len(SIGNATURE) + 2 else b""
-    return FilePart(index, rows, payload, ids, rejections, adapter.tally)
+    part.rows = seq - index * ROWS_PER_FILE
+    if part.rows >= ROWS_PER_FILE:
+        msg = f"{path} has {ROWS_PER_FILE - 1:,}+ rows: split it into smaller files"
+        raise FeedReadError(msg)
+    part.located, part.unlocated = bytes(located), bytes(unlocated)
+    return part
