@@ -495,8 +495,8 @@ class _ChunkLoader:
         if located:
             with self.conn.cursor().copy(self.copy_reports) as copy:
                 copy.write(layout.SIGNATURE)
-                for payload in located:
-                    copy.write(payload)
+                for run in located:
+                    copy.write(run)
                 copy.write(layout.TRAILER)
         if days - self.queued_days:
             new_days = sorted(days - self.queued_days)
@@ -507,33 +507,34 @@ class _ChunkLoader:
         self.parts, self.rows, self.ids = [], [], []
         self.seconds += time.perf_counter() - clock
 
-    def _split(self, held: set[str]) -> tuple[list[bytes], set[int], list[bytes]]:
+    def _split(self, held: set[str]) -> tuple[list[memoryview], set[int], list[bytes]]:
         """The located rows to COPY into reports and their days; the rows for the chunk table.
 
         A located row held back (a repeat, or an id stored before the batch) becomes a
-        staging row.
+        staging row; the runs of rows between held ones are sent as they are (a file of a
+        feed that repeats reports usually holds a few).
         """
-        located: list[bytes] = []
-        unlocated: list[bytes] = []
+        located: list[memoryview] = []
+        unlocated: list[bytes] = [part.unlocated for part in self.parts if part.unlocated]
         days: set[int] = set()
         for part in self.parts:
-            unlocated.append(part.unlocated)
-            if held.isdisjoint(part.ids):
-                located.append(part.located)
-                days.update(part.days)
-                self.inserted += len(part.ids)
-                continue
-            data = memoryview(part.located)
-            ends = [*part.offsets[1:], len(data)]
-            for i, source_id in enumerate(part.ids):
-                row = data[part.offsets[i] : ends[i]]
-                if source_id in held:
-                    unlocated.append(layout.staged(part.seqs[i], row))
-                else:
-                    located.append(bytes(row))
-                    days.add(part.days[i])
-                    self.inserted += 1
-        return [p for p in located if p], days, [p for p in unlocated if p]
+            data, offsets, count = memoryview(part.located), part.offsets, len(part.ids)
+            start = 0
+            held_rows = (
+                []
+                if held.isdisjoint(part.ids)
+                else [i for i, source_id in enumerate(part.ids) if source_id in held]
+            )
+            for i in [*held_rows, count]:
+                if i > start:  # the run of rows start .. i - 1 goes in as it is
+                    located.append(data[offsets[start] : offsets[i] if i < count else len(data)])
+                    days.update(part.days[start:i])
+                    self.inserted += i - start
+                if i < count:
+                    end = offsets[i + 1] if i + 1 < count else len(data)
+                    unlocated.append(layout.staged(part.seqs[i], data[offsets[i] : end]))
+                start = i + 1
+        return located, days, unlocated
 
     def _load_chunk(self, unlocated: list[bytes], held: set[str]) -> None:
         """Rows without an owner, and held rows: located, then inserted or staged."""
