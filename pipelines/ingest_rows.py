@@ -137,9 +137,15 @@ def report_values(r: Report, cell: int, owner: Owner | None, batch: int) -> tupl
 
 
 def cells_of(r: Report) -> tuple[int, int]:
-    """The report's H3 res-12 cell (stored) and its res-11 parent (the interior lookup's key)."""
-    cell = h3int.latlng_to_cell(r.lat, r.lng, H3_RESOLUTION)
-    return cell, h3int.cell_to_parent(cell, CELL_RESOLUTION)
+    """The report's H3 res-12 cell (stored) and its res-11 cell (the interior lookup's key).
+
+    Both from the coordinates: H3 is not a strict hierarchy, and a point may lie outside the
+    parent of its res-12 cell (:mod:`pipelines.boundaries.cells`).
+    """
+    return (
+        h3int.latlng_to_cell(r.lat, r.lng, H3_RESOLUTION),
+        h3int.latlng_to_cell(r.lat, r.lng, CELL_RESOLUTION),
+    )
 
 
 def jakarta_day(r: Report) -> int:
