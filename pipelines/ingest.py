@@ -45,7 +45,7 @@ from geo.errors import PantauError
 from pipelines import ingest_rows as layout
 from pipelines import parallel_parse
 from pipelines.boundaries.cells import ensure_area_cells
-from pipelines.parallel_parse import FeedReadError, FilePart
+from pipelines.parallel_parse import FeedReadError
 from pipelines.sources import SOURCES
 from pipelines.sources.base import Rejection, Report
 from pipelines.spatial_join import codes_query, owners_query, staging_table
@@ -78,23 +78,8 @@ _INSERT_REPORTS = """
 INSERT INTO pantau.reports AS r ({columns})
 SELECT {columns} FROM {rows} AS s WHERE s.source_id <> ALL({skip})
 """
-# Rows inserted while the files are still being parsed (one statement per chunk, see
-# ``_ChunkLoader``): every row whose id is new to the table and not held back as a repeat
-# (``held`` also lists the chunk's ids stored before this batch, so there is no join with the
-# growing table). The held rows move on to the staging table for the set-based path below.
-# The creation days of the new rows are queued for the marts.
-_INSERT_CHUNK = """
-WITH fresh AS ({insert} RETURNING r.source_id, r.created_at, r.outside), rest AS (
-    INSERT INTO {stage} ({columns})
-    SELECT {columns} FROM {chunk} AS c WHERE c.source_id = ANY(%(held)s)
-), queued AS (
-    INSERT INTO pantau.mart_dirty_days (day)
-    SELECT DISTINCT (created_at AT TIME ZONE 'Asia/Jakarta')::date FROM fresh
-    ON CONFLICT DO NOTHING
-)
-SELECT count(*), count(*) FILTER (WHERE outside) FROM fresh
-"""
-# The creation days (Jakarta, days since 1970-01-01) of the rows COPYed straight into the table.
+# The creation days (Jakarta, days since 1970-01-01) of the rows COPYed into the table, queued
+# for the marts.
 _QUEUE_EPOCH_DAYS = """
 INSERT INTO pantau.mart_dirty_days (day)
 SELECT DATE '1970-01-01' + d FROM unnest(%s::int[]) AS d ON CONFLICT DO NOTHING
@@ -300,15 +285,13 @@ def _run_batch(conn: psycopg.Connection, adapter: Any, progress: bool | None) ->
     # from the start (readers are never blocked).
     conn.execute(_LOCK_REPORTS)
     stage = staging_table(f"ingest_{source}")
-    chunk = staging_table(f"ingest_{source}_chunk")
-    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}, {}").format(stage, chunk))
+    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(stage))
     conn.execute(sql.SQL(_STAGE_TABLE).format(stage=stage))
-    conn.execute(sql.SQL("CREATE UNLOGGED TABLE {} (LIKE {})").format(chunk, stage))
 
     clock = time.perf_counter()
     seen = SeenIds()
     loader = _ChunkLoader(
-        conn, stage, chunk, params={"source": source, "batch": result.batch_id}, seen=seen
+        conn, stage, params={"source": source, "batch": result.batch_id}, seen=seen
     )
     rejections = _load(loader, adapter, result, progress)
     result.timings["insert_during_parse"] = round(loader.seconds, 3)
@@ -358,7 +341,7 @@ def _run_batch(conn: psycopg.Connection, adapter: Any, progress: bool | None) ->
     result.repaired_by_kind = dict(sorted(adapter.tally.repaired.items()))
     result.notes = dict(sorted(adapter.tally.notes.items()))
     result.redacted = dict(sorted(adapter.tally.redacted.items()))
-    conn.execute(sql.SQL("DROP TABLE {}, {}, {}").format(stage, chunk, loader.points))
+    conn.execute(sql.SQL("DROP TABLE {}, {}").format(stage, loader.points))
     _finish_run(conn, result)
     conn.commit()
     result.lap("commit", clock)
@@ -397,14 +380,14 @@ def _count_queued(conn: psycopg.Connection, change: sql.Composed, params: dict[s
 
 
 class _ChunkLoader:
-    """Load parsed rows chunk by chunk, inserting what can be inserted at once.
+    """Load the encoded rows chunk by chunk while the next files are parsed.
 
-    Rows arrive encoded for binary COPY (:mod:`pipelines.ingest_rows`) and are gathered until
-    ``CHUNK_ROWS``. Then the located rows (the worker found their owner) with an id new to the
-    table and not repeated so far are COPYed straight into ``pantau.reports``; the other rows
-    go through the chunk table: the points without an owner are copied to an indexed points
-    table and located, and ``_INSERT_CHUNK`` inserts the new, unrepeated ones and moves the held
-    ones on to the staging table. PostgreSQL does this while the workers parse the next files,
+    Rows arrive encoded for binary COPY (:class:`pipelines.ingest_rows.EncodedRows`) and are
+    gathered until ``CHUNK_ROWS``. Then PostGIS gives the owners of the points the lookup could
+    not place (``ST_Covers`` over a small indexed points table), the loader completes those rows
+    with their owner's columns, and every row with an id new to the table and not repeated so
+    far is COPYed straight into ``pantau.reports``; the held ones are COPYed into the staging
+    table for the set-based path. PostgreSQL does this while the workers parse the next files,
     so little is left for after the last one.
     """
 
@@ -412,20 +395,17 @@ class _ChunkLoader:
         self,
         conn: psycopg.Connection,
         stage: sql.Identifier,
-        chunk: sql.Identifier,
         params: dict[str, Any],
         seen: SeenIds,
     ) -> None:
         self.conn = conn
-        self.chunk = chunk
         self.params = params
         self.seen = seen
         self.copy_reports = sql.SQL("COPY pantau.reports ({}) FROM STDIN (FORMAT binary)").format(
             _COLUMNS
         )
-        stage_columns = _names(layout.STAGE_COLUMNS)
-        self.copy_chunk = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(
-            chunk, stage_columns
+        self.copy_stage = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(
+            stage, _names(layout.STAGE_COLUMNS)
         )
         self.points = staging_table(f"ingest_{params['source']}_points")
         conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(self.points))
@@ -435,38 +415,28 @@ class _ChunkLoader:
             ).format(self.points)
         )
         conn.execute(sql.SQL("CREATE INDEX ON {} USING gist (geom)").format(self.points))
-        self.insert = sql.SQL(_INSERT_CHUNK).format(
-            insert=_insert_reports(chunk, sql.Placeholder("held")),
-            chunk=chunk,
-            stage=stage,
-            columns=stage_columns,
+        self.copy_points = sql.SQL("COPY {} (id, geom) FROM STDIN (FORMAT binary)").format(
+            self.points
         )
+        self.owner_columns = layout.OwnerColumns(layout.area_owners(conn))
         # Does the table hold any report of this source? If not (a first load), no id can be
         # known and the per-chunk lookups are skipped.
         self.source_stored = conn.execute(_ANY_STORED, [params["source"]]).fetchone() is not None
         self.known: set[str] = set()  # ids of the batch stored before it
         # the interior-cells lookup (filled by _load for batches parsed by workers)
         self.owners: dict[int, layout.Owner] = {}
-        self.parts: list[FilePart] = []
-        self.rows: list[tuple[Any, ...]] = []
+        self.parts: list[layout.EncodedRows] = []
         self.ids: list[str] = []
         self.queued_days: set[int] = set()
         self.inserted = 0  # rows inserted by the chunks
         self.outside = 0  # of which outside every unit
         self.seconds = 0.0
 
-    def add_part(self, part: FilePart) -> None:
-        """A worker's file: rows already in binary COPY format."""
-        self.parts.append(part)
-        self._add(part.ids + part.unlocated_ids)
-
-    def add_rows(self, rows: list[tuple[Any, ...]], ids: list[str]) -> None:
-        """Staging row tuples without an owner (parsed in the loader)."""
-        self.rows += rows
-        self._add(ids)
-
-    def _add(self, ids: list[str]) -> None:
-        self.ids += ids
+    def add(self, rows: layout.EncodedRows) -> None:
+        """Encoded rows (a worker's file, or a slice of a batch parsed by the loader)."""
+        self.parts.append(rows)
+        self.ids += rows.located.ids
+        self.ids += rows.pending.ids
         if len(self.ids) >= CHUNK_ROWS:
             self.flush()
 
@@ -491,69 +461,88 @@ class _ChunkLoader:
             found = self.conn.execute(_KNOWN_IDS, [sorted(first_seen), self.params["source"]])
             self.known.update(r[0] for r in found)
             held |= self.known & first_seen
-        located, days, unlocated = self._split(held)
-        if located:
-            with self.conn.cursor().copy(self.copy_reports) as copy:
-                copy.write(layout.SIGNATURE)
-                for run in located:
-                    copy.write(run)
-                copy.write(layout.TRAILER)
+        new: list[bytes | memoryview] = []
+        staged: list[bytes] = []
+        days: set[int] = set()
+        for part in self.parts:
+            self._split_located(part.located, held, new, staged, days)
+        if any(part.pending.ids for part in self.parts):
+            self._complete_pending(self._point_owners(), held, new, staged, days)
+        self._copy(self.copy_reports, new)
+        self._copy(self.copy_stage, staged)
         if days - self.queued_days:
             new_days = sorted(days - self.queued_days)
             self.conn.execute(_QUEUE_EPOCH_DAYS, [new_days])
             self.queued_days.update(new_days)
-        if unlocated or self.rows:
-            self._load_chunk(unlocated, held)
-        self.parts, self.rows, self.ids = [], [], []
+        self.parts, self.ids = [], []
         self.seconds += time.perf_counter() - clock
 
-    def _split(self, held: set[str]) -> tuple[list[memoryview], set[int], list[bytes]]:
-        """The located rows to COPY into reports and their days; the rows for the chunk table.
+    def _split_located(
+        self,
+        rows: layout.Encoded,
+        held: set[str],
+        new: list[bytes | memoryview],
+        staged: list[bytes],
+        days: set[int],
+    ) -> None:
+        """A part's located rows: the runs between held rows go in as they are."""
+        data, offsets, count = memoryview(rows.data), rows.offsets, len(rows.ids)
+        held_rows = (
+            []
+            if held.isdisjoint(rows.ids)
+            else [i for i, source_id in enumerate(rows.ids) if source_id in held]
+        )
+        start = 0
+        for i in [*held_rows, count]:
+            if i > start:  # the run of rows start .. i - 1
+                new.append(data[offsets[start] : offsets[i] if i < count else len(data)])
+                days.update(rows.days[start:i])
+                self.inserted += i - start
+            if i < count:
+                end = offsets[i + 1] if i + 1 < count else len(data)
+                staged.append(layout.staged(rows.seqs[i], data[offsets[i] : end]))
+            start = i + 1
 
-        A located row held back (a repeat, or an id stored before the batch) becomes a
-        staging row; the runs of rows between held ones are sent as they are (a file of a
-        feed that repeats reports usually holds a few).
-        """
-        located: list[memoryview] = []
-        unlocated: list[bytes] = [part.unlocated for part in self.parts if part.unlocated]
-        days: set[int] = set()
+    def _point_owners(self) -> dict[int, str]:
+        """The owner of each pending point of the chunk, by ``seq`` (none: outside)."""
+        self.conn.execute(sql.SQL("TRUNCATE {}").format(self.points))
+        self._copy(self.copy_points, [part.points for part in self.parts])
+        self.conn.execute(sql.SQL("ANALYZE {}").format(self.points))  # the join's plan needs it
+        found = self.conn.execute(owners_query(self.points)).fetchall()
+        return dict(found)
+
+    def _complete_pending(
+        self,
+        owners: dict[int, str],
+        held: set[str],
+        new: list[bytes | memoryview],
+        staged: list[bytes],
+        days: set[int],
+    ) -> None:
+        """The pending rows with their owner's columns: into the table, or staged if held."""
+        complete = self.owner_columns.complete
+        pieces: list[bytes | memoryview] = []
         for part in self.parts:
-            data, offsets, count = memoryview(part.located), part.offsets, len(part.ids)
-            start = 0
-            held_rows = (
-                []
-                if held.isdisjoint(part.ids)
-                else [i for i, source_id in enumerate(part.ids) if source_id in held]
-            )
-            for i in [*held_rows, count]:
-                if i > start:  # the run of rows start .. i - 1 goes in as it is
-                    located.append(data[offsets[start] : offsets[i] if i < count else len(data)])
-                    days.update(part.days[start:i])
-                    self.inserted += i - start
-                if i < count:
-                    end = offsets[i + 1] if i + 1 < count else len(data)
-                    unlocated.append(layout.staged(part.seqs[i], data[offsets[i] : end]))
-                start = i + 1
-        return located, days, unlocated
+            for seq, row, source_id, day in part.pending.rows():
+                if source_id in held:  # located with the staging table later
+                    staged.append(layout.staged(seq, row))
+                    continue
+                code = owners.get(seq)
+                pieces += complete(row, code)
+                days.add(day)
+                self.outside += code is None
+                self.inserted += 1
+        new.append(b"".join(pieces))
 
-    def _load_chunk(self, unlocated: list[bytes], held: set[str]) -> None:
-        """Rows without an owner, and held rows: located, then inserted or staged."""
-        self.conn.execute(sql.SQL("TRUNCATE {}").format(self.chunk))
-        with self.conn.cursor().copy(self.copy_chunk) as copy:
-            if unlocated:
-                copy.write(layout.SIGNATURE)
-                for payload in unlocated:
-                    copy.write(payload)
-                copy.write(layout.TRAILER)
-            else:
-                copy.set_types(list(layout.STAGE_TYPES))
-                for row in self.rows:
-                    copy.write_row(row)
-        self.locate(self.chunk)
-        counted = self.conn.execute(self.insert, {**self.params, "held": sorted(held)}).fetchone()
-        fresh, outside = (int(counted[0]), int(counted[1])) if counted else (0, 0)
-        self.inserted += fresh
-        self.outside += outside
+    def _copy(self, statement: sql.Composed, payloads: list[Any]) -> None:
+        """One binary COPY of the encoded rows (nothing when there are none)."""
+        if not any(payloads):
+            return
+        with self.conn.cursor().copy(statement) as copy:
+            copy.write(layout.SIGNATURE)
+            for payload in payloads:
+                copy.write(payload)
+            copy.write(layout.TRAILER)
 
 
 def _load(
@@ -566,7 +555,7 @@ def _load(
     workers = parallel_parse.workers_for(adapter.files)
     if workers > 1:
         # Fetching the lookup costs ~0.2 s; a batch small enough to be parsed in the loader
-        # (under 32 MiB) joins all its points with ST_Covers faster than that.
+        # (under 32 MiB) locates all its points with ST_Covers faster than that.
         loader.owners = layout.owners_by_cell(loader.conn)
     bar = tqdm(unit=" rows", disable=None if progress is None else not progress)
     try:
@@ -583,24 +572,21 @@ def _load(
 def _load_serial(loader: _ChunkLoader, adapter: Any, result: IngestResult, bar: tqdm) -> list[Any]:
     """Parse in this process, one row at a time (memory flat: a chunk at a time)."""
     rejections: list[tuple[Any, Rejection]] = []
-    rows: list[tuple[Any, ...]] = []
-    ids: list[str] = []
-    batch = loader.params["batch"]
+    encoder = layout.RowEncoder(loader.owners, loader.params["batch"])
+    rows = layout.EncodedRows()
     seq = 0
     for raw, parsed in adapter.rows():
         seq += 1
         if isinstance(parsed, Report):
-            cell, _ = layout.cells_of(parsed)
-            rows.append((seq, *layout.report_values(parsed, cell, None, batch)))
-            ids.append(parsed.source_id)
+            encoder.add(rows, seq, parsed)
             if len(rows) == CHUNK_ROWS:
-                loader.add_rows(rows, ids)
-                rows, ids = [], []
+                loader.add(rows)
+                rows = layout.EncodedRows()
         else:
             rejections.append((raw, parsed))
         if seq % 10_000 == 0:
             bar.update(10_000)
-    loader.add_rows(rows, ids)
+    loader.add(rows)
     bar.update(seq % 10_000)
     result.read = seq
     return rejections
@@ -609,14 +595,14 @@ def _load_serial(loader: _ChunkLoader, adapter: Any, result: IngestResult, bar: 
 def _load_parallel(
     loader: _ChunkLoader, adapter: Any, result: IngestResult, bar: tqdm, workers: int
 ) -> list[Any]:
-    """Parse the files in worker processes; load their binary COPY rows in file order."""
+    """Parse the files in worker processes; load their encoded rows in file order."""
     rejections: list[tuple[Any, Rejection]] = []
     parts = parallel_parse.parse_files(
         adapter.name, adapter.files, workers, loader.owners, loader.params["batch"]
     )
     for part in parts:
         adapter.current_file = adapter.files[part.index]
-        loader.add_part(part)
+        loader.add(part.encoded)
         rejections += part.rejections
         for counter in ("repaired", "notes", "redacted"):
             getattr(adapter.tally, counter).update(getattr(part.tally, counter))

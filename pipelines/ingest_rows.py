@@ -1,27 +1,37 @@
 """The rows an ingest writes: ``pantau.reports``' own columns, encoded once for binary COPY.
 
-A report whose point lies in an *interior* H3 cell (:mod:`pipelines.boundaries.cells`: the
-res-11 cell lies wholly inside one unit, about 84 % of the points) already knows its owner when
-it is parsed, so its row is encoded in the layout of ``pantau.reports`` itself and COPYed
-straight into the table: no staging table, no ``INSERT .. SELECT``, and PostgreSQL's COPY
-writes whole pages at a time (a million rows: 5.4 s of PostgreSQL through a staging table, 4.0
-s directly; bench/README.md). Every other row (no owner yet, or an id the loader holds back
-as a repeat) goes to a staging table whose layout is ``seq`` followed by the same columns, so a
-held-back row only needs its ``seq`` put in front of its bytes (:func:`staged`).
+Every report is encoded by the process that parses it (a worker, or the loader for a small
+batch) in the layout of ``pantau.reports`` itself, so the loader can COPY it straight into the
+table: no staging table and no ``INSERT .. SELECT`` (PostgreSQL's COPY writes whole pages at a
+time: a million rows cost 5.4 s of PostgreSQL through a staging table, 4.0 s directly;
+bench/README.md). Its owner comes from one of two places:
+
+- the interior-cells lookup (:mod:`pipelines.boundaries.cells`), when the point's res-11 cell
+  lies wholly inside one unit (about 84 % of the points): the row is complete at once;
+- otherwise PostGIS (``ST_Covers``, :mod:`pipelines.spatial_join`), asked by the loader for the
+  owners of a chunk's points: the row waits as its bytes before and after the owner's five
+  columns (:class:`EncodedRows`), and the loader puts the owner's encoded columns between them.
+
+A row the loader holds back (an id repeated in the batch, or stored before it) goes to a
+staging table whose layout is ``seq`` followed by the same columns: its ``seq`` is put in front
+of its bytes (:func:`staged`).
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Sequence
+from array import array
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
 from h3.api import basic_int as h3int
 from psycopg._copy_base import format_row_binary  # pinned psycopg; see requirements.txt
-from psycopg.adapt import Transformer
+from psycopg.adapt import AdaptersMap, Transformer
 from psycopg.postgres import types
 from psycopg.pq import Format
+from psycopg.types.string import BytesBinaryDumper
 
 from pipelines.boundaries.cells import CELL_RESOLUTION, interior_cells
 from pipelines.sources.base import Report
@@ -44,15 +54,17 @@ REPORT_COLUMNS = (
     "agency",
     "geom",
     "h3_r12",
+    "photo_url",
+    "photo_done_url",
+    "text_redacted",
+    "batch_id",
+    # the owner last: a row waiting for its owner ends with these columns empty, and the loader
+    # swaps that end for the owner's columns
     "area_code",
     "kelurahan_code",
     "kecamatan_code",
     "kota_code",
     "outside",
-    "photo_url",
-    "photo_done_url",
-    "text_redacted",
-    "batch_id",
 )
 #: Their binary COPY types. The point goes as its EWKB bytes: binary COPY carries no type, and
 #: PostGIS's receive function reads EWKB.
@@ -74,12 +86,12 @@ REPORT_TYPES = (
     "text",
     "text",
     "text",
+    "int8",
+    "text",
+    "text",
+    "text",
     "text",
     "bool",
-    "text",
-    "text",
-    "text",
-    "int8",
 )
 #: The staging layout: the line's place in the batch first (the newest copy of an id wins, the
 #: later line on a tie), then a report row.
@@ -90,9 +102,15 @@ STAGE_TYPES = ("int8", *REPORT_TYPES)
 SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8
 TRAILER = b"\xff\xff"
 
-#: An owner as a report row holds it: unit, kelurahan (none for a placeholder), kecamatan, kota.
-Owner = tuple[str, str | None, str | None, str | None]
-NO_OWNER: tuple[None, None, None, None] = (None, None, None, None)
+#: An owner's columns in a report row: unit, kelurahan (none for a placeholder), kecamatan,
+#: kota, and ``outside`` (false).
+Owner = tuple[str, str | None, str | None, str, bool]
+#: The same columns of a row without an owner (yet): outside, until located.
+NO_OWNER: tuple[None, None, None, None, bool] = (None, None, None, None, True)
+
+#: Where the owner's columns start; where the point is.
+_OWNER_FROM = REPORT_COLUMNS.index("area_code")
+_GEOM = REPORT_COLUMNS.index("geom")
 
 _EWKB_POINT = struct.pack("<BII", 1, 0x20000001, 4326)  # little endian, Point with SRID 4326
 _XY = struct.Struct("<dd").pack
@@ -108,7 +126,6 @@ def point_ewkb(lng: float, lat: float) -> bytes:
 
 def report_values(r: Report, cell: int, owner: Owner | None, batch: int) -> tuple[Any, ...]:
     """One report row, in the order of :data:`REPORT_COLUMNS` (no owner: NULLs, to be located)."""
-    area, kelurahan, kecamatan, kota = owner or NO_OWNER
     return (
         r.source,
         r.source_id,
@@ -124,16 +141,11 @@ def report_values(r: Report, cell: int, owner: Owner | None, batch: int) -> tupl
         r.agency,
         _EWKB_POINT + _XY(r.lng, r.lat),
         cell,
-        area,
-        kelurahan,
-        kecamatan,
-        kota,
-        area is None,
         r.photo_url,
         r.photo_done_url,
         r.text_redacted,
         batch,
-    )
+    ) + (owner or NO_OWNER)
 
 
 def cells_of(r: Report) -> tuple[int, int]:
@@ -158,13 +170,19 @@ def staged(seq: int, row: bytes | memoryview) -> bytes:
     return _STAGE_HEAD(len(STAGE_COLUMNS), 8, seq) + row[2:]
 
 
+#: psycopg's adapters, but ``bytea`` dumped by its (C) bytes dumper: the default one for the
+#: type is the DB-API ``Binary`` wrapper's, in Python (0.13 us more per field).
+_ADAPTERS = AdaptersMap(psycopg.adapters)
+_ADAPTERS.register_dumper(bytes, BytesBinaryDumper)
+
+
 def encoder(column_types: Sequence[str]) -> Callable[[Sequence[Any], bytearray], None]:
     """``write(values, out)``: append one row of these types to ``out``, in binary COPY format.
 
     It is psycopg's own (C) row encoder, without its formatter's buffering and header, so each
     row's bytes start where ``len(out)`` was.
     """
-    transformer = Transformer()
+    transformer = Transformer(_ADAPTERS)
     transformer.set_dumper_types([_oid(name) for name in column_types], Format.BINARY)
 
     def write(values: Sequence[Any], out: bytearray) -> None:
@@ -175,12 +193,7 @@ def encoder(column_types: Sequence[str]) -> Callable[[Sequence[Any], bytearray],
 
 def owners_by_cell(conn: psycopg.Connection) -> dict[int, Owner]:
     """The interior cells with their owner's codes (about 0.2 s for Jakarta; shared tuples)."""
-    owners: dict[str, Owner] = {
-        code: (code, None if placeholder else code, kecamatan, kota)
-        for code, placeholder, kecamatan, kota in conn.execute(
-            "SELECT code, is_placeholder, kecamatan_code, kota_code FROM pantau.admin_areas"
-        )
-    }
+    owners = area_owners(conn)
     return {cell: owners[code] for cell, code in interior_cells(conn).items()}
 
 
@@ -190,3 +203,88 @@ def _oid(name: str) -> int:
         msg = f"unknown PostgreSQL type {name!r}"
         raise ValueError(msg)
     return info.oid
+
+
+@dataclass
+class Encoded:
+    """Rows encoded back to back, each at its ``offsets`` entry, with its id, seq and day."""
+
+    data: bytearray = field(default_factory=bytearray)
+    offsets: array[int] = field(default_factory=lambda: array("q"))
+    ids: list[str] = field(default_factory=list)
+    seqs: array[int] = field(default_factory=lambda: array("q"))
+    days: array[int] = field(default_factory=lambda: array("i"))
+
+    def rows(self) -> Iterator[tuple[int, memoryview, str, int]]:
+        """``(seq, row bytes, id, day)`` of every row."""
+        data = memoryview(self.data)
+        ends = [*self.offsets[1:], len(data)]
+        for i, source_id in enumerate(self.ids):
+            yield self.seqs[i], data[self.offsets[i] : ends[i]], source_id, self.days[i]
+
+
+@dataclass
+class EncodedRows:
+    """A file's reports (or a serial batch's), encoded as rows of ``pantau.reports``.
+
+    ``located``: rows complete with their owner. ``pending``: rows waiting for their owner
+    (its columns, last, are empty), with their points as binary COPY rows ``(seq, geom)``.
+    """
+
+    located: Encoded = field(default_factory=Encoded)
+    pending: Encoded = field(default_factory=Encoded)
+    points: bytearray = field(default_factory=bytearray)
+
+    def __len__(self) -> int:
+        return len(self.located.ids) + len(self.pending.ids)
+
+
+class RowEncoder:
+    """Encodes reports into :class:`EncodedRows` (the owner looked up when it can be)."""
+
+    def __init__(self, owners: dict[int, Owner], batch: int) -> None:
+        self.owners = owners
+        self.batch = batch
+        self.row = encoder(REPORT_TYPES)
+        self.point = encoder(("int8", "bytea"))
+
+    def add(self, rows: EncodedRows, seq: int, r: Report) -> None:
+        """Encode report ``r`` (line ``seq`` of the batch) into ``rows``."""
+        cell, key = cells_of(r)
+        owner = self.owners.get(key)
+        values = report_values(r, cell, owner, self.batch)
+        into = rows.located if owner else rows.pending
+        into.offsets.append(len(into.data))
+        self.row(values, into.data)
+        into.ids.append(r.source_id)
+        into.seqs.append(seq)
+        into.days.append(jakarta_day(r))
+        if not owner:
+            self.point((seq, values[_GEOM]), rows.points)
+
+
+class OwnerColumns:
+    """The owner's encoded columns for each unit code (None: outside every unit)."""
+
+    def __init__(self, owners: dict[str, Owner]) -> None:
+        write = encoder(REPORT_TYPES[_OWNER_FROM:])
+        self.columns: dict[str | None, bytes] = {}
+        for code, owner in [*owners.items(), (None, NO_OWNER)]:
+            out = bytearray()
+            write(owner, out)
+            self.columns[code] = bytes(out[2:])  # without the field count
+        self.unknown = len(self.columns[None])  # how a pending row ends
+
+    def complete(self, row: memoryview, code: str | None) -> tuple[memoryview, bytes]:
+        """A pending row's bytes with its owner: the row up to its owner, the owner's columns."""
+        return row[: -self.unknown], self.columns[code]
+
+
+def area_owners(conn: psycopg.Connection) -> dict[str, Owner]:
+    """Every unit's codes as a report row holds them (a placeholder has no kelurahan)."""
+    return {
+        code: (code, None if placeholder else code, kecamatan, kota, False)
+        for code, placeholder, kecamatan, kota in conn.execute(
+            "SELECT code, is_placeholder, kecamatan_code, kota_code FROM pantau.admin_areas"
+        )
+    }

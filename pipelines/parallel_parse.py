@@ -18,9 +18,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import zlib
-from array import array
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from geo.errors import PantauError
@@ -35,25 +34,13 @@ class FeedReadError(PantauError):
 
 @dataclass
 class FilePart:
-    """What one worker made of one file.
-
-    ``located``: the rows whose owner the interior-cells lookup gave, encoded as rows of
-    ``pantau.reports`` (without the COPY header), with each row's offset, id, ``seq`` and
-    creation day (the loader may hold some back as repeats). ``unlocated``: the other rows, as
-    staging rows (``seq`` first), with their ids.
-    """
+    """What one worker made of one file: its rows encoded for the loader, its rejections."""
 
     index: int
     rows: int
     rejections: list[tuple[RawRow, Rejection]]
     tally: Tally
-    located: bytes = b""
-    offsets: array[int] = field(default_factory=lambda: array("q"))
-    ids: list[str] = field(default_factory=list)
-    seqs: array[int] = field(default_factory=lambda: array("q"))
-    days: array[int] = field(default_factory=lambda: array("i"))
-    unlocated: bytes = b""
-    unlocated_ids: list[str] = field(default_factory=list)
+    encoded: layout.EncodedRows
 
 
 #: Rows of one file fit in the low bits of its staging ``seq`` (file index above them), so the
@@ -94,35 +81,21 @@ def parse_files(
 def _parse_file(job: tuple[str, str, int]) -> FilePart:
     source, path, index = job
     adapter = SOURCES[source]([Path(path)])
-    part = FilePart(index, 0, [], adapter.tally)
-    located, unlocated = bytearray(), bytearray()
-    report_row = layout.encoder(layout.REPORT_TYPES)
-    stage_row = layout.encoder(layout.STAGE_TYPES)
-    owners, batch, seq = _owners, _batch, index * ROWS_PER_FILE
+    part = FilePart(index, 0, [], adapter.tally, layout.EncodedRows())
+    add, encoded = layout.RowEncoder(_owners, _batch).add, part.encoded
+    seq = first = index * ROWS_PER_FILE
     try:
         for raw, parsed in adapter.rows():
             seq += 1
             if isinstance(parsed, Report):
-                cell, parent = layout.cells_of(parsed)
-                owner = owners.get(parent)
-                values = layout.report_values(parsed, cell, owner, batch)
-                if owner is None:
-                    stage_row((seq, *values), unlocated)
-                    part.unlocated_ids.append(parsed.source_id)
-                else:
-                    part.offsets.append(len(located))
-                    report_row(values, located)
-                    part.ids.append(parsed.source_id)
-                    part.seqs.append(seq)
-                    part.days.append(layout.jakarta_day(parsed))
+                add(encoded, seq, parsed)
             else:
                 part.rejections.append((raw, parsed))
+            if seq - first == ROWS_PER_FILE:
+                msg = f"{path} has {ROWS_PER_FILE - 1:,}+ rows: split it into smaller files"
+                raise FeedReadError(msg)
     except (OSError, EOFError, zlib.error) as exc:
         msg = f"cannot read {path}: {exc}"
         raise FeedReadError(msg) from None
-    part.rows = seq - index * ROWS_PER_FILE
-    if part.rows >= ROWS_PER_FILE:
-        msg = f"{path} has {ROWS_PER_FILE - 1:,}+ rows: split it into smaller files"
-        raise FeedReadError(msg)
-    part.located, part.unlocated = bytes(located), bytes(unlocated)
+    part.rows = seq - first
     return part

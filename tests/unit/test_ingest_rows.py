@@ -32,7 +32,7 @@ def test_the_point_is_the_ewkb_postgis_stores() -> None:
 
 
 def test_a_held_row_is_the_staging_row_with_its_seq() -> None:
-    values = layout.report_values(_report(), 617, ("3174", "3174", "31", "3"), 9)
+    values = layout.report_values(_report(), 617, ("3174", "3174", "31", "3", False), 9)
     row, stage = bytearray(), bytearray()
     layout.encoder(layout.REPORT_TYPES)(values, row)
     layout.encoder(layout.STAGE_TYPES)((12345678901, *values), stage)
@@ -45,7 +45,7 @@ def test_rows_without_an_owner_are_outside_until_located() -> None:
     )
     assert values["outside"] is True
     assert values["area_code"] is values["kelurahan_code"] is None
-    owned = layout.report_values(_report(), 1, ("3174", None, "31", "3"), 9)
+    owned = layout.report_values(_report(), 1, ("3174", None, "31", "3", False), 9)
     assert dict(zip(layout.REPORT_COLUMNS, owned, strict=True))["outside"] is False
 
 
