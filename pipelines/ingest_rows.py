@@ -33,7 +33,7 @@ from psycopg.postgres import types
 from psycopg.pq import Format
 from psycopg.types.string import BytesBinaryDumper
 
-from pipelines.boundaries.cells import CELL_RESOLUTION, interior_cells
+from pipelines.boundaries.cells import CELL_RESOLUTION, cells_by_area
 from pipelines.sources.base import Report
 
 H3_RESOLUTION = 12
@@ -192,9 +192,12 @@ def encoder(column_types: Sequence[str]) -> Callable[[Sequence[Any], bytearray],
 
 
 def owners_by_cell(conn: psycopg.Connection) -> dict[int, Owner]:
-    """The interior cells with their owner's codes (about 0.2 s for Jakarta; shared tuples)."""
+    """The interior cells with their owner's columns (about 0.07 s for Jakarta; shared tuples)."""
     owners = area_owners(conn)
-    return {cell: owners[code] for cell, code in interior_cells(conn).items()}
+    lookup: dict[int, Owner] = {}
+    for code, cells in cells_by_area(conn):
+        lookup.update(dict.fromkeys(cells, owners[code]))
+    return lookup
 
 
 def _oid(name: str) -> int:
