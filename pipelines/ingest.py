@@ -109,13 +109,19 @@ FROM ({codes}) AS o WHERE c.seq = o.id
 # An id inserted early in the batch and met again in a later file: its inserted copy goes back
 # to the staging table, as the first of its copies (negative seq: before every line), so that
 # the in-batch dedupe sees all of them, with the owner it was given. Only rows of this batch are
-# taken back, and before the set-based path has run, every such row came from _INSERT_CHUNK (a
-# new id: nothing to restore).
+# taken back, and before the set-based path has run, every such row was COPYed by a chunk (a
+# new id: nothing to restore). One primary-key probe per id, found as a row address: right
+# after the chunks' COPY the table's statistics are stale, and as a join (or "= ANY") the
+# planner scanned every report of the source (0.4 s per million).
 _TAKE_BACK = """
 WITH gone AS (
-    DELETE FROM pantau.reports
-    WHERE source = %(source)s AND source_id = ANY(%(ids)s) AND batch_id = %(batch)s
-    RETURNING *
+    DELETE FROM pantau.reports AS r
+    WHERE r.ctid = ANY(ARRAY(
+        SELECT (SELECT x.ctid FROM pantau.reports AS x
+                WHERE x.source = %(source)s AND x.source_id = i.id)
+        FROM unnest(%(ids)s::text[]) AS i(id)))
+      AND r.batch_id = %(batch)s
+    RETURNING r.*
 ), moved AS (
     INSERT INTO {stage} ({stage_columns})
     SELECT -row_number() OVER (ORDER BY source_id), {columns} FROM gone
@@ -507,7 +513,8 @@ class _ChunkLoader:
         """The owner of each pending point of the chunk, by ``seq`` (none: outside)."""
         self.conn.execute(sql.SQL("TRUNCATE {}").format(self.points))
         self._copy(self.copy_points, [part.points for part in self.parts])
-        self.conn.execute(sql.SQL("ANALYZE {}").format(self.points))  # the join's plan needs it
+        # no ANALYZE (20 ms a chunk): from the table's size alone the planner takes the same
+        # polygon-outer plan for 50 points as for 12,000 (EXPLAIN ANALYZE in bench/README.md)
         found = self.conn.execute(owners_query(self.points)).fetchall()
         return dict(found)
 
