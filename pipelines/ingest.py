@@ -254,8 +254,11 @@ def ingest(
             conn.rollback()
             _record_failure(conn, source, adapter.files, exc)
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            # a database error is not about a file; a worker's read error names its file
             where = (
-                "" if isinstance(exc, psycopg.Error) else f" while reading {adapter.current_file}"
+                ""
+                if isinstance(exc, psycopg.Error | FeedReadError)
+                else f" while reading {adapter.current_file}"
             )
             msg = f"Ingest of {source} failed{where}, nothing was loaded: {reason}"
             raise PantauError(msg) from exc
@@ -476,12 +479,20 @@ class _ChunkLoader:
             self._complete_pending(self._point_owners(), held, new, staged, days)
         self._copy(self.copy_reports, new)
         self._copy(self.copy_stage, staged)
+        new.clear()  # views into the workers' shared memory, freed below
+        self.release()
         if days - self.queued_days:
             new_days = sorted(days - self.queued_days)
             self.conn.execute(_QUEUE_EPOCH_DAYS, [new_days])
             self.queued_days.update(new_days)
-        self.parts, self.ids = [], []
+        self.ids = []
         self.seconds += time.perf_counter() - clock
+
+    def release(self) -> None:
+        """Let go of the gathered rows (and free the workers' shared memory they sit in)."""
+        for part in self.parts:
+            part.release()
+        self.parts = []
 
     def _split_located(
         self,
@@ -573,6 +584,7 @@ def _load(
         loader.flush()
         return rejections
     finally:
+        loader.release()  # a failed batch's rows
         bar.close()
 
 

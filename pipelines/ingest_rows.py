@@ -19,10 +19,12 @@ of its bytes (:func:`staged`).
 
 from __future__ import annotations
 
+import contextlib
 import struct
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from multiprocessing import shared_memory
 from typing import Any
 
 import psycopg
@@ -237,9 +239,62 @@ class EncodedRows:
     located: Encoded = field(default_factory=Encoded)
     pending: Encoded = field(default_factory=Encoded)
     points: bytearray = field(default_factory=bytearray)
+    #: the shared memory block holding the three buffers when a worker encoded them: its name
+    #: and the buffers' sizes, then (attached in the loader) the block itself
+    memory_name: str = ""
+    sizes: tuple[int, ...] = ()
+    memory: shared_memory.SharedMemory | None = None
 
     def __len__(self) -> int:
         return len(self.located.ids) + len(self.pending.ids)
+
+    def share(self, name: str) -> None:
+        """Move the encoded bytes into a new shared memory block (in a worker process).
+
+        Handing 500 MB of rows from the workers to the loader through a pipe cost 1.5 CPU
+        seconds (pickled, written, read, unpickled); from shared memory the loader COPYs them
+        as they are. The loader frees the block (:meth:`release`; a failed batch frees its
+        blocks by ``name``); if it dies first, the multiprocessing resource tracker does.
+        """
+        buffers = (self.located.data, self.pending.data, self.points)
+        size = max(1, sum(map(len, buffers)))
+        memory = shared_memory.SharedMemory(name, create=True, size=size)
+        view, at = memory.buf, 0
+        assert view is not None  # an open block
+        for buffer in buffers:
+            view[at : at + len(buffer)] = buffer
+            at += len(buffer)
+        del view
+        self.sizes = tuple(map(len, buffers))
+        self.located.data = self.pending.data = self.points = bytearray()
+        self.memory_name = memory.name
+        memory.close()
+
+    def attach(self) -> None:
+        """Map the shared block (in the loader): the buffers become views into it."""
+        memory = shared_memory.SharedMemory(self.memory_name)
+        view, at = memory.buf, 0
+        assert view is not None  # an open block
+        views = []
+        for size in self.sizes:
+            views.append(view[at : at + size])
+            at += size
+        # read-only views from here on: nothing encodes into attached rows
+        self.located.data, self.pending.data, self.points = views  # type: ignore[assignment]
+        self.memory = memory
+
+    def release(self) -> None:
+        """Free the shared block once its rows are loaded."""
+        if self.memory is None:
+            return
+        for buffer in (self.located.data, self.pending.data, self.points):
+            if isinstance(buffer, memoryview):
+                buffer.release()
+        self.located.data = self.pending.data = self.points = bytearray()
+        self.memory.close()
+        with contextlib.suppress(FileNotFoundError):  # already unlinked by a failed batch
+            self.memory.unlink()
+        self.memory = None
 
 
 class RowEncoder:

@@ -20,6 +20,7 @@ import os
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from multiprocessing import resource_tracker, shared_memory
 from pathlib import Path
 
 from geo.errors import PantauError
@@ -62,20 +63,46 @@ def workers_for(files: list[Path]) -> int:
 
 
 #: What the forked workers inherit (module globals: the 30 MB lookup is not worth pickling to
-#: every worker): the interior-cells lookup (res-11 cell -> owner) and the batch id.
+#: every worker): the interior-cells lookup (res-11 cell -> owner), the batch id, and the prefix
+#: of the names of the shared memory blocks that carry the encoded rows to the loader.
 _owners: dict[int, layout.Owner] = {}
 _batch = 0
+_blocks = ""
 
 
 def parse_files(
     source: str, files: list[Path], workers: int, owners: dict[int, layout.Owner], batch: int
 ) -> Iterator[FilePart]:
     """Every file's part, in file order, parsed by ``workers`` processes."""
-    global _owners, _batch  # handed to the forked workers
-    _owners, _batch = owners, batch
+    global _owners, _batch, _blocks  # handed to the forked workers
+    _owners, _batch, _blocks = owners, batch, f"pantau-{os.getpid()}-{batch}-"
     jobs = [(source, str(path), i) for i, path in enumerate(files)]
+    # the workers' shared memory blocks are registered with this process's resource tracker,
+    # which frees any left behind if the loader dies
+    resource_tracker.ensure_running()
     with multiprocessing.get_context("fork").Pool(processes=workers) as pool:
-        yield from pool.imap(_parse_file, jobs)
+        results = pool.imap(_parse_file, jobs)
+        try:
+            for part in results:
+                part.encoded.attach()
+                yield part
+        except BaseException:  # a batch that stopped early: free the blocks of unloaded parts
+            pool.terminate()
+            pool.join()
+            _unlink_blocks(_blocks)
+            raise
+
+
+def _unlink_blocks(prefix: str) -> None:
+    """Unlink the shared memory blocks whose name starts with ``prefix`` (Linux lists them)."""
+    folder = Path("/dev/shm")
+    if not folder.is_dir():
+        return  # elsewhere the resource tracker frees them when the process ends
+    for path in folder.glob(f"{prefix}*"):
+        try:
+            shared_memory.SharedMemory(path.name).unlink()
+        except FileNotFoundError:
+            continue
 
 
 def _parse_file(job: tuple[str, str, int]) -> FilePart:
@@ -98,4 +125,5 @@ def _parse_file(job: tuple[str, str, int]) -> FilePart:
         msg = f"cannot read {path}: {exc}"
         raise FeedReadError(msg) from None
     part.rows = seq - first
+    part.encoded.share(f"{_blocks}{index}")
     return part

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date
 from pathlib import Path
 
 import pytest
 
 from geo import db
+from geo.errors import PantauError
 from pipelines import parallel_parse
 from pipelines.ingest import ingest
 from pipelines.simulate.generate import Options, simulate
@@ -86,3 +88,63 @@ def test_parallel_parse_loads_the_same_as_serial(
     assert serial[0][0]["duplicates_in_batch"] > 0, "the feeds exercise in-batch dedupe"
     assert serial[1] == parallel[1], "the same reports, field by field"
     assert serial[2] == parallel[2], "the same rejected rows"
+
+
+def _blocks() -> set[str]:
+    return {p.name for p in Path("/dev/shm").glob("pantau-*")}
+
+
+_parse_file = parallel_parse._parse_file
+
+
+def _scripted_parse(job: tuple[str, str, int]) -> parallel_parse.FilePart:
+    """The first file is slow and the second broken, so later files finish before the error."""
+    index = job[2]
+    if index == 0:
+        time.sleep(1.5)
+    if index == 1:
+        msg = "scripted failure"
+        raise parallel_parse.FeedReadError(msg)
+    return _parse_file(job)
+
+
+@pytest.mark.parametrize("broken", ["last", "scripted"])
+def test_a_failed_parallel_batch_loads_nothing_and_leaves_no_shared_memory(
+    bps2020_loaded: str,
+    feeds: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    broken: str,
+) -> None:
+    """The workers hand their rows over in shared memory blocks: a failure frees them all.
+
+    "scripted": files 2 and 3 are parsed (their blocks made) while file 0 is still being parsed
+    and file 1 fails: the loader never takes them, the failed batch must free them.
+    """
+    url = bps2020_loaded
+    clear_reports(url)
+    monkeypatch.setattr(parallel_parse, "MIN_PARALLEL_BYTES", 0)
+    files = sorted((feeds / "jaki").iterdir())
+    assert len(files) >= 3
+    for path in files:
+        (tmp_path / path.name).write_bytes(path.read_bytes())
+    if broken == "scripted":
+        monkeypatch.setattr(parallel_parse, "_parse_file", _scripted_parse)
+    else:
+        (tmp_path / "z_last.jsonl.gz").write_bytes(b"\x1f\x8b\x08\x00 not gzip at all")
+    before = _blocks()
+    with pytest.raises(PantauError, match="nothing was loaded"):
+        ingest("jaki", [tmp_path], url=url, progress=False)
+    assert _blocks() <= before
+    with db.connect(url) as conn:
+        assert conn.execute("SELECT count(*) FROM pantau.reports").fetchone() == (0,)
+    monkeypatch.setattr(parallel_parse, "_parse_file", _parse_file)
+    result = ingest(
+        "jaki",
+        [p for p in tmp_path.iterdir() if p.name != "z_last.jsonl.gz"],
+        url=url,
+        progress=False,
+    )
+    assert result.inserted > 0
+    assert _blocks() <= before
+    clear_reports(url)
