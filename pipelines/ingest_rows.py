@@ -150,18 +150,6 @@ def report_values(r: Report, cell: int, owner: Owner | None, batch: int) -> tupl
     ) + (owner or NO_OWNER)
 
 
-def cells_of(r: Report) -> tuple[int, int]:
-    """The report's H3 res-12 cell (stored) and its res-11 cell (the interior lookup's key).
-
-    Both from the coordinates: H3 is not a strict hierarchy, and a point may lie outside the
-    parent of its res-12 cell (:mod:`pipelines.boundaries.cells`).
-    """
-    return (
-        h3int.latlng_to_cell(r.lat, r.lng, H3_RESOLUTION),
-        h3int.latlng_to_cell(r.lat, r.lng, CELL_RESOLUTION),
-    )
-
-
 def jakarta_day(r: Report) -> int:
     """The report's creation day in Jakarta, as days since 1970-01-01 (the marts' day)."""
     return (int(r.created_at.timestamp()) + _WIB_SECONDS) // _SECONDS_PER_DAY
@@ -308,9 +296,12 @@ class RowEncoder:
 
     def add(self, rows: EncodedRows, seq: int, r: Report) -> None:
         """Encode report ``r`` (line ``seq`` of the batch) into ``rows``."""
-        cell, key = cells_of(r)
-        owner = self.owners.get(key)
-        values = report_values(r, cell, owner, self.batch)
+        # the lookup's key is the point's own res-11 cell, not the parent of its res-12 cell: H3
+        # is not a strict hierarchy (pipelines.boundaries.cells)
+        owner = self.owners.get(h3int.latlng_to_cell(r.lat, r.lng, CELL_RESOLUTION))
+        values = report_values(
+            r, h3int.latlng_to_cell(r.lat, r.lng, H3_RESOLUTION), owner, self.batch
+        )
         into = rows.located if owner else rows.pending
         into.offsets.append(len(into.data))
         self.row(values, into.data)

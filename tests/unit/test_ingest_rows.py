@@ -52,13 +52,26 @@ def test_rows_without_an_owner_are_outside_until_located() -> None:
 def test_the_lookup_key_is_the_points_own_res11_cell_not_a_parent() -> None:
     """H3 is not a strict hierarchy: some points lie outside the parent of their res-12 cell."""
     rng = random.Random(5)
+    owner = ("3174", "3174", "31", "3", False)
     differ = 0
     for _ in range(20_000):
         report = _report(lat=rng.uniform(-6.37, -6.08), lng=rng.uniform(106.68, 106.97))
-        cell, key = layout.cells_of(report)
-        assert cell == h3int.latlng_to_cell(report.lat, report.lng, 12)
-        assert key == h3int.latlng_to_cell(report.lat, report.lng, 11)
-        differ += key != h3int.cell_to_parent(cell, 11)
+        cell = h3int.latlng_to_cell(report.lat, report.lng, 12)
+        own, parent = (
+            h3int.latlng_to_cell(report.lat, report.lng, 11),
+            h3int.cell_to_parent(cell, 11),
+        )
+        if own == parent:
+            continue
+        differ += 1
+        by_own, by_parent = layout.EncodedRows(), layout.EncodedRows()
+        layout.RowEncoder({own: owner}, 1).add(by_own, 1, report)
+        layout.RowEncoder({parent: owner}, 1).add(by_parent, 1, report)
+        assert (len(by_own.located.ids), len(by_parent.located.ids)) == (1, 0)
+        values = layout.report_values(report, cell, owner, 1)
+        row = bytearray()
+        layout.encoder(layout.REPORT_TYPES)(values, row)
+        assert bytes(by_own.located.data) == bytes(row)  # the res-12 cell is stored
     assert differ > 0  # the case this guards against exists in these points
 
 
