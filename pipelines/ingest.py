@@ -3,23 +3,24 @@
 One batch = one transaction:
 
 1. a run row in ``pantau.ingest_runs`` (its ``batch_id`` tags everything below);
-2. the adapter's canonical rows go through COPY into unlogged staging tables a chunk at a time
-   while the next files are parsed (H3 res-12 cell computed on the way, and, in batches parsed
-   by worker processes, the owner when the point's res-11 cell lies wholly inside one unit:
-   :mod:`pipelines.boundaries.cells`); the rejections go to ``pantau.rejected_rows`` with the
-   raw row;
-3. each chunk's rows with an id new to the table and not (yet) repeated in the batch are
-   joined to their owner (``ST_Covers`` for the points without one) and inserted by one
-   set-based statement; the other rows wait in the staging table;
+2. the adapter's canonical rows are encoded as rows of ``pantau.reports`` (binary COPY, H3
+   res-12 cell included) by the process that parses them, worker processes for large batches
+   (:mod:`pipelines.ingest_rows`); a point whose res-11 cell lies wholly inside one unit gets
+   that owner there (:mod:`pipelines.boundaries.cells`); the rejections go to
+   ``pantau.rejected_rows`` with the raw row;
+3. chunk by chunk, while the next files are parsed, PostGIS gives the other points their owner
+   (``ST_Covers``; none: ``outside``), and every row with an id new to the table and not (yet)
+   repeated in the batch is COPYed straight into ``pantau.reports``; the others wait in a
+   staging table;
 4. then the same id twice in the batch counts once: the newest ``updated_at`` wins (later line
-   on a tie), the others count as ``unchanged`` (a copy inserted by an earlier chunk is taken
+   on a tie), the others count as ``unchanged`` (a copy COPYed by an earlier chunk is taken
    back out first);
-5. the spatial join of :mod:`pipelines.spatial_join` gives the waiting rows their owner (or
-   ``outside``), and one set-based upsert keyed on (source, source_id) applies them: new ids
-   are inserted, a newer ``updated_at`` updates, an equal or older one leaves the row
-   ``unchanged``.
+5. the waiting rows get their owner the same way, and one set-based upsert keyed on (source,
+   source_id) applies them: new ids are inserted, a newer ``updated_at`` updates, an equal or
+   older one leaves the row ``unchanged``.
 
-The result does not depend on how the batch is cut into chunks (tested against one chunk).
+The result does not depend on how the batch is cut into chunks, nor on whether it is parsed by
+workers (both tested against the simplest way).
 
 Killing the process at any point leaves nothing of the batch (the transaction and its
 unlogged tables vanish); running the same command again gives exact counts. The invariant
@@ -93,11 +94,10 @@ _KNOWN_IDS = """
 SELECT r.source_id FROM unnest(%s::text[]) AS i(id)
 JOIN pantau.reports AS r ON r.source = %s AND r.source_id = i.id
 """
-# Owners for the rows without one: the worker already gave one to a point whose res-11 cell
-# lies wholly inside one unit (about 84 % of the points); the others are copied to a small table
-# with a GiST index and joined with ``ST_Covers`` (pipelines.spatial_join), and their owner's
-# codes are written into the row (as a join inside the insert, the planner sorted every chunk
-# row for a merge join instead). Rows outside every unit keep no owner and ``outside``.
+# Owners for the staged rows without one (the chunks locate their points the same way, then
+# complete the encoded rows in the loader): the points are copied to a small table with a GiST
+# index and joined with ``ST_Covers`` (pipelines.spatial_join), and their owner's codes are
+# written into the row. Rows outside every unit keep no owner and ``outside``.
 _UNLOCATED_POINTS = """
 INSERT INTO {points} (id, geom) SELECT seq, geom FROM {rows} WHERE area_code IS NULL
 """
