@@ -479,20 +479,13 @@ class _ChunkLoader:
             self._complete_pending(self._point_owners(), held, new, staged, days)
         self._copy(self.copy_reports, new)
         self._copy(self.copy_stage, staged)
-        new.clear()  # views into the workers' shared memory, freed below
-        self.release()
+        self.parts = []
         if days - self.queued_days:
             new_days = sorted(days - self.queued_days)
             self.conn.execute(_QUEUE_EPOCH_DAYS, [new_days])
             self.queued_days.update(new_days)
         self.ids = []
         self.seconds += time.perf_counter() - clock
-
-    def release(self) -> None:
-        """Let go of the gathered rows (and free the workers' shared memory they sit in)."""
-        for part in self.parts:
-            part.release()
-        self.parts = []
 
     def _split_located(
         self,
@@ -584,7 +577,6 @@ def _load(
         loader.flush()
         return rejections
     finally:
-        loader.release()  # a failed batch's rows
         bar.close()
 
 

@@ -19,7 +19,6 @@ of its bytes (:func:`staged`).
 
 from __future__ import annotations
 
-import contextlib
 import struct
 from array import array
 from collections.abc import Callable, Iterator, Sequence
@@ -141,7 +140,7 @@ def report_values(r: Report, cell: int, owner: Owner | None, batch: int) -> tupl
         r.completed_at,
         r.updated_at,
         r.agency,
-        _EWKB_POINT + _XY(r.lng, r.lat),
+        point_ewkb(r.lng, r.lat),
         cell,
         r.photo_url,
         r.photo_done_url,
@@ -227,22 +226,22 @@ class EncodedRows:
     located: Encoded = field(default_factory=Encoded)
     pending: Encoded = field(default_factory=Encoded)
     points: bytearray = field(default_factory=bytearray)
-    #: the shared memory block holding the three buffers when a worker encoded them: its name
-    #: and the buffers' sizes, then (attached in the loader) the block itself
+    #: the shared memory block holding the three buffers on their way from a worker to the
+    #: loader, and the buffers' sizes
     memory_name: str = ""
     sizes: tuple[int, ...] = ()
-    memory: shared_memory.SharedMemory | None = None
 
     def __len__(self) -> int:
         return len(self.located.ids) + len(self.pending.ids)
 
     def share(self, name: str) -> None:
-        """Move the encoded bytes into a new shared memory block (in a worker process).
+        """Move the encoded bytes into a new shared memory block ``name`` (in a worker).
 
-        Handing 500 MB of rows from the workers to the loader through a pipe cost 1.5 CPU
-        seconds (pickled, written, read, unpickled); from shared memory the loader COPYs them
-        as they are. The loader frees the block (:meth:`release`; a failed batch frees its
-        blocks by ``name``); if it dies first, the multiprocessing resource tracker does.
+        Handing 500 MB of rows from the workers to the loader through the pool's pipe cost 1.5
+        CPU seconds (pickled, written, read, unpickled); through shared memory, a copy in and a
+        copy out. The loader takes the bytes out and frees the block at once (:meth:`take`); a
+        failed batch frees the blocks of the parts it never took by their names; if the loader
+        dies first, the multiprocessing resource tracker does.
         """
         buffers = (self.located.data, self.pending.data, self.points)
         size = max(1, sum(map(len, buffers)))
@@ -258,31 +257,24 @@ class EncodedRows:
         self.memory_name = memory.name
         memory.close()
 
-    def attach(self) -> None:
-        """Map the shared block (in the loader): the buffers become views into it."""
+    def take(self) -> None:
+        """Copy the bytes out of the shared block and free it (in the loader).
+
+        A copy (50 ms per 500 MB) rather than views into the block: a view still held, by the
+        traceback of a failed COPY say, would keep the block from being closed.
+        """
         memory = shared_memory.SharedMemory(self.memory_name)
         view, at = memory.buf, 0
         assert view is not None  # an open block
-        views = []
+        taken = []
         for size in self.sizes:
-            views.append(view[at : at + size])
+            taken.append(bytearray(view[at : at + size]))
             at += size
-        # read-only views from here on: nothing encodes into attached rows
-        self.located.data, self.pending.data, self.points = views  # type: ignore[assignment]
-        self.memory = memory
-
-    def release(self) -> None:
-        """Free the shared block once its rows are loaded."""
-        if self.memory is None:
-            return
-        for buffer in (self.located.data, self.pending.data, self.points):
-            if isinstance(buffer, memoryview):
-                buffer.release()
-        self.located.data = self.pending.data = self.points = bytearray()
-        self.memory.close()
-        with contextlib.suppress(FileNotFoundError):  # already unlinked by a failed batch
-            self.memory.unlink()
-        self.memory = None
+        del view
+        memory.close()
+        memory.unlink()
+        self.located.data, self.pending.data, self.points = taken
+        self.memory_name = ""
 
 
 class RowEncoder:

@@ -84,7 +84,7 @@ def parse_files(
         results = pool.imap(_parse_file, jobs)
         try:
             for part in results:
-                part.encoded.attach()
+                part.encoded.take()
                 yield part
         except BaseException:  # a batch that stopped early: free the blocks of unloaded parts
             pool.terminate()
