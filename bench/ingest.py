@@ -5,14 +5,20 @@ boundaries, so the benchmark never touches the demo data. The feeds (both source
 2 % defects) are generated once per size and seed and kept in ``.cache/bench/``.
 
 End to end means what ``pipelines ingest`` does: read and parse both sources' files,
-validate, redact, compute H3, COPY into staging, dedupe, spatial join, upsert, log. The floor,
-measured in the same run, is a plain COPY of the same canonical rows (exported from
-``pantau.reports`` after the ingest) into an unindexed, unlogged table.
+validate, redact, compute H3, find owners, COPY into ``pantau.reports``, dedupe and upsert the
+repeats, log. The floor, measured in the same run, is a plain COPY of the same canonical rows
+(exported from ``pantau.reports`` after the ingest) into an unindexed, unlogged table.
+
+Each batch also reports where its CPU went: the loader process, its parsing workers, and the
+PostgreSQL server's processes (read from ``/proc``; only when the server runs on this machine).
+On two cores the ingest is CPU-bound, so these say what a change must cut.
 """
 
 from __future__ import annotations
 
 import io
+import os
+import resource
 import time
 from datetime import date
 from pathlib import Path
@@ -31,7 +37,7 @@ from pipelines.boundaries.sources import (
     sha256_of,
 )
 from pipelines.cluster import ensure_database
-from pipelines.ingest import ingest
+from pipelines.ingest import IngestResult, ingest
 from pipelines.migrate import migrate
 from pipelines.simulate.generate import Options, simulate
 
@@ -115,11 +121,12 @@ def run(*, reports: int, seed: int, as_json: bool) -> dict[str, object]:
     """Generate (or reuse) the feeds, ingest both sources, measure the floor, print."""
     folder = feeds(reports, seed)
     writer = prepare_database()
+    results, cpu = {}, {}
     t0 = time.perf_counter()
-    results = {
-        src: ingest(src, [folder / src], url=writer, progress=False, refresh_marts=False)
-        for src in ("jaki", "qlue")
-    }
+    for src in ("jaki", "qlue"):
+        before = _cpu_seconds()
+        results[src] = ingest(src, [folder / src], url=writer, progress=False, refresh_marts=False)
+        cpu[src] = {k: round(v - before[k], 2) for k, v in _cpu_seconds().items()}
     seconds = time.perf_counter() - t0
     read = sum(r.read for r in results.values())
     loaded, floor_s = _floor(writer)
@@ -139,6 +146,7 @@ def run(*, reports: int, seed: int, as_json: bool) -> dict[str, object]:
         "floor_rows_per_s": round(floor_rate),
         "ratio_to_floor": round(rate / floor_rate, 3),
         "stages": stages,
+        "cpu_seconds": cpu,
         "batches": {k: v.as_dict() for k, v in results.items()},
     }
     rows = [
@@ -148,6 +156,10 @@ def run(*, reports: int, seed: int, as_json: bool) -> dict[str, object]:
             for src, r in results.items()
         ),
         ("end to end", f"{seconds:.1f} s = {rate:,.0f} reports/s (target >= 100,000)"),
+        *(
+            (f"  {src}: seconds; CPU s of loader, workers, PostgreSQL", _cpu_line(r, cpu[src]))
+            for src, r in results.items()
+        ),
         *((f"  stage {k}", f"{v:.2f} s") for k, v in stages.items()),
         ("plain COPY of the same canonical rows", f"{floor_s:.1f} s = {floor_rate:,.0f} rows/s"),
         ("ingest / plain COPY", f"{rate / floor_rate:.2f} (target >= 0.3)"),
@@ -156,3 +168,34 @@ def run(*, reports: int, seed: int, as_json: bool) -> dict[str, object]:
         "Ingest end to end (generated 2023-2024 feeds, 2 % defects)", rows, result, as_json=as_json
     )
     return result
+
+
+def _cpu_seconds() -> dict[str, float]:
+    """CPU seconds so far of this process, its ended workers, and the local PostgreSQL server."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {
+        "loader": me.ru_utime + me.ru_stime,
+        "workers": workers.ru_utime + workers.ru_stime,
+        "postgres": _postgres_cpu_seconds(),
+    }
+
+
+def _postgres_cpu_seconds() -> float:
+    """utime + stime of every process named ``postgres`` (Linux ``/proc``; else 0)."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # the process ended meanwhile
+            continue
+        name, _, rest = text.partition(" (")[2].rpartition(") ")
+        if name == "postgres":
+            fields = rest.split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_line(result: IngestResult, cpu: dict[str, float]) -> str:
+    postgres = f"{cpu['postgres']:.1f}" if cpu["postgres"] > 0 else "n/a (remote server)"
+    return f"{result.seconds:.1f} s; {cpu['loader']:.1f}, {cpu['workers']:.1f}, {postgres}"

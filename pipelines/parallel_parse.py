@@ -1,6 +1,6 @@
 """Parse feed files in worker processes and hand ready binary COPY rows to the loader.
 
-Parsing is Python (about 8 us per report) while PostgreSQL waits; on a multi-core machine the
+Parsing is Python (about 9 us per report) while PostgreSQL waits; on a multi-core machine the
 files of a batch are parsed by several worker processes at once. Each worker returns, per file,
 its rows already encoded in PostgreSQL's binary COPY format (:mod:`pipelines.ingest_rows`: the
 loader just forwards the bytes), the file's rejections and its tallies. The batch is still one
