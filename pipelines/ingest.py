@@ -611,9 +611,14 @@ def _load_parallel(
     parts = parallel_parse.parse_files(
         adapter.name, adapter.files, workers, loader.owners, loader.params["batch"]
     )
+    # once the last files are being parsed, nothing more is worth waiting for: each part is
+    # loaded as it comes, while the workers finish the others (a shorter tail after the last)
+    draining = len(adapter.files) - workers
     for part in parts:
         adapter.current_file = adapter.files[part.index]
         loader.add(part.encoded)
+        if part.index >= draining:
+            loader.flush()
         rejections += part.rejections
         for counter in ("repaired", "notes", "redacted"):
             getattr(adapter.tally, counter).update(getattr(part.tally, counter))

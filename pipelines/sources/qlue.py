@@ -103,7 +103,7 @@ class QlueFiles(FileSource):
             elif len(fields) != len(header):
                 detail = f"{len(fields)} fields, header has {len(header)}"
                 yield raw, Rejection("malformed_row", detail)
-            elif not any(f.strip() for f in fields):
+            elif not "".join(fields).strip():  # every field blank (faster than any(...))
                 yield raw, Rejection("empty_row", "every field is blank")
             else:
                 try:
