@@ -29,6 +29,7 @@ unlogged tables vanish); running the same command again gives exact counts. The 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import zlib
@@ -608,22 +609,25 @@ def _load_parallel(
 ) -> list[Any]:
     """Parse the files in worker processes; load their encoded rows in file order."""
     rejections: list[tuple[Any, Rejection]] = []
-    parts = parallel_parse.parse_files(
-        adapter.name, adapter.files, workers, loader.owners, loader.params["batch"]
+    parts = contextlib.closing(  # a failed batch stops the workers at once
+        parallel_parse.parse_files(
+            adapter.name, adapter.files, workers, loader.owners, loader.params["batch"]
+        )
     )
     # once the last files are being parsed, nothing more is worth waiting for: each part is
     # loaded as it comes, while the workers finish the others (a shorter tail after the last)
     draining = len(adapter.files) - workers
-    for part in parts:
-        adapter.current_file = adapter.files[part.index]
-        loader.add(part.encoded)
-        if part.index >= draining:
-            loader.flush()
-        rejections += part.rejections
-        for counter in ("repaired", "notes", "redacted"):
-            getattr(adapter.tally, counter).update(getattr(part.tally, counter))
-        result.read += part.rows
-        bar.update(part.rows)
+    with parts as each:
+        for part in each:
+            adapter.current_file = adapter.files[part.index]
+            loader.add(part.encoded)
+            if part.index >= draining:
+                loader.flush()
+            rejections += part.rejections
+            for counter in ("repaired", "notes", "redacted"):
+                getattr(adapter.tally, counter).update(getattr(part.tally, counter))
+            result.read += part.rows
+            bar.update(part.rows)
     return rejections
 
 

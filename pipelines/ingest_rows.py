@@ -23,7 +23,7 @@ import struct
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from multiprocessing import shared_memory
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -226,55 +226,47 @@ class EncodedRows:
     located: Encoded = field(default_factory=Encoded)
     pending: Encoded = field(default_factory=Encoded)
     points: bytearray = field(default_factory=bytearray)
-    #: the shared memory block holding the three buffers on their way from a worker to the
-    #: loader, and the buffers' sizes
-    memory_name: str = ""
+    #: the file holding the three buffers on their way from a worker to the loader, and their
+    #: sizes
+    handed_over: Path | None = None
     sizes: tuple[int, ...] = ()
 
     def __len__(self) -> int:
         return len(self.located.ids) + len(self.pending.ids)
 
-    def share(self, name: str) -> None:
-        """Move the encoded bytes into a new shared memory block ``name`` (in a worker).
+    def hand_over(self, path: Path) -> None:
+        """Write the encoded bytes to ``path`` (in a worker); the loader takes them back.
 
         Handing 500 MB of rows from the workers to the loader through the pool's pipe cost 1.5
-        CPU seconds (pickled, written, read, unpickled); through shared memory, a copy in and a
-        copy out. The loader takes the bytes out and frees the block at once (:meth:`take`); a
-        failed batch frees the blocks of the parts it never took by their names; if the loader
-        dies first, the multiprocessing resource tracker does.
+        CPU seconds (pickled, written, read, unpickled); through a file on a memory file system,
+        one write and one read. Plain writes, not a shared memory map: a full file system then
+        fails the write (and the bytes go through the pipe after all) where a map would kill the
+        worker with SIGBUS and leave the pool waiting forever.
         """
         buffers = (self.located.data, self.pending.data, self.points)
-        size = max(1, sum(map(len, buffers)))
-        memory = shared_memory.SharedMemory(name, create=True, size=size)
-        view, at = memory.buf, 0
-        assert view is not None  # an open block
-        for buffer in buffers:
-            view[at : at + len(buffer)] = buffer
-            at += len(buffer)
-        del view
+        try:
+            with path.open("wb") as out:
+                for buffer in buffers:
+                    out.write(buffer)
+        except OSError:  # no room: the pipe it is
+            path.unlink(missing_ok=True)
+            return
         self.sizes = tuple(map(len, buffers))
         self.located.data = self.pending.data = self.points = bytearray()
-        self.memory_name = memory.name
-        memory.close()
+        self.handed_over = path
 
     def take(self) -> None:
-        """Copy the bytes out of the shared block and free it (in the loader).
-
-        A copy (50 ms per 500 MB) rather than views into the block: a view still held, by the
-        traceback of a failed COPY say, would keep the block from being closed.
-        """
-        memory = shared_memory.SharedMemory(self.memory_name)
-        view, at = memory.buf, 0
-        assert view is not None  # an open block
-        taken = []
+        """Read the bytes a worker handed over back in (in the loader), and remove its file."""
+        if self.handed_over is None:
+            return
+        data = memoryview(self.handed_over.read_bytes())
+        self.handed_over.unlink()
+        taken, at = [], 0
         for size in self.sizes:
-            taken.append(bytearray(view[at : at + size]))
+            taken.append(bytearray(data[at : at + size]))
             at += size
-        del view
-        memory.close()
-        memory.unlink()
         self.located.data, self.pending.data, self.points = taken
-        self.memory_name = ""
+        self.handed_over = None
 
 
 class RowEncoder:

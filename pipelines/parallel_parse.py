@@ -2,9 +2,11 @@
 
 Parsing is Python (about 9 us per report) while PostgreSQL waits; on a multi-core machine the
 files of a batch are parsed by several worker processes at once. Each worker returns, per file,
-its rows already encoded in PostgreSQL's binary COPY format (:mod:`pipelines.ingest_rows`: the
-loader just forwards the bytes), the file's rejections and its tallies. The batch is still one
-transaction: workers never touch the database.
+its rows already encoded in PostgreSQL's binary COPY format (:mod:`pipelines.ingest_rows`; the
+loader completes the rows whose owner PostGIS must find, and COPYs them), the file's
+rejections and its tallies. The encoded bytes travel through a file in a per-batch folder on
+the memory file system (``/dev/shm``) when it has room, else through the pool's pipe. The
+batch is still one transaction: workers never touch the database.
 
 Workers are forked: ``spawn`` would re-import the caller's main module, which breaks any
 script that calls :func:`pipelines.ingest.ingest` without a ``__main__`` guard. A forked
@@ -15,12 +17,14 @@ socket from the child.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
+import shutil
+import tempfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
-from multiprocessing import resource_tracker, shared_memory
 from pathlib import Path
 
 from geo.errors import PantauError
@@ -63,46 +67,75 @@ def workers_for(files: list[Path]) -> int:
 
 
 #: What the forked workers inherit (module globals: the 30 MB lookup is not worth pickling to
-#: every worker): the interior-cells lookup (res-11 cell -> owner), the batch id, and the prefix
-#: of the names of the shared memory blocks that carry the encoded rows to the loader.
+#: every worker): the interior-cells lookup (res-11 cell -> owner), the batch id, and the folder
+#: the workers write their encoded rows into (None: they go through the pipe).
 _owners: dict[int, layout.Owner] = {}
 _batch = 0
-_blocks = ""
+_handover: Path | None = None
+
+#: The memory file system, and the prefix of the batches' hand-over folders on it.
+SHM = Path("/dev/shm")
+HANDOVER_PREFIX = "pantau-ingest-"
 
 
 def parse_files(
     source: str, files: list[Path], workers: int, owners: dict[int, layout.Owner], batch: int
-) -> Iterator[FilePart]:
-    """Every file's part, in file order, parsed by ``workers`` processes."""
-    global _owners, _batch, _blocks  # handed to the forked workers
-    _owners, _batch, _blocks = owners, batch, f"pantau-{os.getpid()}-{batch}-"
+) -> Generator[FilePart, None, None]:
+    """Every file's part, in file order, parsed by ``workers`` processes.
+
+    Close the generator if the batch stops early (``contextlib.closing``): that stops the
+    workers and removes the hand-over folder at once, not when the exception is forgotten.
+    """
+    global _owners, _batch, _handover  # handed to the forked workers
     jobs = [(source, str(path), i) for i, path in enumerate(files)]
-    # the workers' shared memory blocks are registered with this process's resource tracker,
-    # which frees any left behind if the loader dies
-    resource_tracker.ensure_running()
-    with multiprocessing.get_context("fork").Pool(processes=workers) as pool:
-        results = pool.imap(_parse_file, jobs)
-        try:
-            for part in results:
+    encoded_size = sum(p.stat().st_size for p in files)  # about the input's size
+    with _handover_folder(encoded_size) as folder:
+        _owners, _batch, _handover = owners, batch, folder
+        with multiprocessing.get_context("fork").Pool(processes=workers) as pool:
+            for part in pool.imap(_parse_file, jobs):
                 part.encoded.take()
                 yield part
-        except BaseException:  # a batch that stopped early: free the blocks of unloaded parts
-            pool.terminate()
-            pool.join()
-            _unlink_blocks(_blocks)
-            raise
 
 
-def _unlink_blocks(prefix: str) -> None:
-    """Unlink the shared memory blocks whose name starts with ``prefix`` (Linux lists them)."""
-    folder = Path("/dev/shm")
-    if not folder.is_dir():
-        return  # elsewhere the resource tracker frees them when the process ends
-    for path in folder.glob(f"{prefix}*"):
-        try:
-            shared_memory.SharedMemory(path.name).unlink()
-        except FileNotFoundError:
+@contextlib.contextmanager
+def _handover_folder(size: int) -> Iterator[Path | None]:
+    """A fresh folder on ``/dev/shm`` for one batch (None when it lacks room for ``size``).
+
+    Removed at the end, whatever happens; folders of loaders that died (``kill -9``) are
+    removed by the next batch.
+    """
+    _remove_orphans()
+    if not SHM.is_dir() or not os.access(SHM, os.W_OK):
+        yield None
+        return
+    free = os.statvfs(SHM)
+    if free.f_bavail * free.f_frsize < 2 * size:  # a small /dev/shm (containers: 64 MB)
+        yield None
+        return
+    folder = Path(tempfile.mkdtemp(prefix=f"{HANDOVER_PREFIX}{os.getpid()}-", dir=SHM))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _remove_orphans() -> None:
+    """Remove the hand-over folders of loaders that no longer run."""
+    for folder in SHM.glob(f"{HANDOVER_PREFIX}*-*") if SHM.is_dir() else []:
+        pid = folder.name.removeprefix(HANDOVER_PREFIX).split("-", 1)[0]
+        if not pid.isdigit() or _alive(int(pid)):
             continue
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _parse_file(job: tuple[str, str, int]) -> FilePart:
@@ -125,5 +158,6 @@ def _parse_file(job: tuple[str, str, int]) -> FilePart:
         msg = f"cannot read {path}: {exc}"
         raise FeedReadError(msg) from None
     part.rows = seq - first
-    part.encoded.share(f"{_blocks}{index}")
+    if _handover is not None:
+        part.encoded.hand_over(_handover / str(index))
     return part
