@@ -10,7 +10,8 @@ repeats, log. The floor, measured in the same run, is a plain COPY of the same c
 (exported from ``pantau.reports`` after the ingest) into an unindexed, unlogged table.
 
 Each batch also reports where its CPU went: the loader process, its parsing workers, and the
-PostgreSQL server's processes (read from ``/proc``; only when the server runs on this machine).
+PostgreSQL server's processes (read from ``/proc``; only when the server runs on this machine,
+and every cluster running on it counts).
 On two cores the ingest is CPU-bound, so these say what a change must cut.
 """
 
@@ -182,7 +183,11 @@ def _cpu_seconds() -> dict[str, float]:
 
 
 def _postgres_cpu_seconds() -> float:
-    """utime + stime of every process named ``postgres`` (Linux ``/proc``; else 0)."""
+    """CPU seconds of the PostgreSQL servers on this machine (Linux ``/proc``; else 0).
+
+    Every process named ``postgres``: its own time, and that of its ended children (the
+    server's backends and parallel workers, counted by the postmaster once it reaps them).
+    """
     ticks = 0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -191,8 +196,8 @@ def _postgres_cpu_seconds() -> float:
             continue
         name, _, rest = text.partition(" (")[2].rpartition(") ")
         if name == "postgres":
-            fields = rest.split()
-            ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+            fields = rest.split()  # from field 3 (state): utime, stime, cutime, cstime = 14-17
+            ticks += sum(int(value) for value in fields[11:15])
     return ticks / os.sysconf("SC_CLK_TCK")
 
 

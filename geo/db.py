@@ -32,6 +32,12 @@ LOCAL_SUPERUSER = "postgres"
 LOCAL_HOST = "127.0.0.1"
 
 
+#: PostgreSQL's binary COPY header (signature, flags, header extension length) and trailer,
+#: around rows a caller encodes itself.
+COPY_BINARY_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8
+COPY_BINARY_TRAILER = b"\xff\xff"
+
+
 def local_port_file(pgdata: Path) -> Path:
     """Where the project-local cluster records its port."""
     return pgdata / "port"

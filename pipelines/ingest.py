@@ -74,11 +74,11 @@ WITH ranked AS (
 )
 DELETE FROM {stage} AS s USING ranked AS r WHERE s.seq = r.seq AND r.rn > 1
 """
-# Reports from staging rows (``{rows}``) whose owner has been written into them (none:
-# outside). Both the chunks and the set-based path insert with it.
+# Reports from the staging table whose owner has been written into them (none: outside): the
+# set-based path's inserts.
 _INSERT_REPORTS = """
 INSERT INTO pantau.reports AS r ({columns})
-SELECT {columns} FROM {rows} AS s WHERE s.source_id <> ALL({skip})
+SELECT {columns} FROM {stage} AS s WHERE s.source_id <> ALL(%(known)s)
 """
 # The creation days (Jakarta, days since 1970-01-01) of the rows COPYed into the table, queued
 # for the marts.
@@ -95,10 +95,11 @@ _KNOWN_IDS = """
 SELECT r.source_id FROM unnest(%s::text[]) AS i(id)
 JOIN pantau.reports AS r ON r.source = %s AND r.source_id = i.id
 """
-# Owners for the staged rows without one (the chunks locate their points the same way, then
-# complete the encoded rows in the loader): the points are copied to a small table with a GiST
+# Owners for the staged rows without one: their points are copied to a small table with a GiST
 # index and joined with ``ST_Covers`` (pipelines.spatial_join), and their owner's codes are
-# written into the row. Rows outside every unit keep no owner and ``outside``.
+# written into the row; rows outside every unit keep no owner and ``outside``. (A chunk's
+# points take the same join, but their owners go back to the loader, which completes the
+# encoded rows: _ChunkLoader._point_owners.)
 _UNLOCATED_POINTS = """
 INSERT INTO {points} (id, geom) SELECT seq, geom FROM {rows} WHERE area_code IS NULL
 """
@@ -304,7 +305,7 @@ def _run_batch(conn: psycopg.Connection, adapter: Any, progress: bool | None) ->
         conn, stage, params={"source": source, "batch": result.batch_id}, seen=seen
     )
     rejections = _load(loader, adapter, result, progress)
-    result.timings["insert_during_parse"] = round(loader.seconds, 3)
+    result.timings["load_during_parse"] = round(loader.seconds, 3)
     clock = result.lap("parse_and_copy", clock)
     _copy_rejections(conn, rejections, source, result.batch_id)
     result.rejected = len(rejections)
@@ -339,7 +340,7 @@ def _run_batch(conn: psycopg.Connection, adapter: Any, progress: bool | None) ->
             stage=stage, columns=_COLUMNS, values=_updated_values(coordinated)
         )
         result.updated = _count_queued(conn, update, params)
-    insert = _insert_reports(stage, sql.Placeholder("known"))
+    insert = sql.SQL(_INSERT_REPORTS).format(columns=_COLUMNS, stage=stage)
     result.inserted = loader.inserted - taken_back + _count_queued(conn, insert, params)
     if source == "qlue" and loader.known:  # an older "process" snapshot still tells when it began
         backfill = sql.SQL(_BACKFILL_COORDINATION).format(stage=stage)
@@ -365,21 +366,17 @@ def _names(columns: tuple[str, ...]) -> sql.Composed:
 _COLUMNS = _names(layout.REPORT_COLUMNS)
 
 
-def _insert_reports(rows: sql.Identifier, skip: sql.Composable) -> sql.Composed:
-    """``_INSERT_REPORTS`` from the table ``rows``, leaving out the ids of ``skip``."""
-    return sql.SQL(_INSERT_REPORTS).format(columns=_COLUMNS, rows=rows, skip=skip)
-
-
 def _updated_values(coordinated: sql.Composable) -> sql.Composed:
-    """The staging row ``s`` as the new values of a report (coordination time merged)."""
-    values: list[sql.Composable] = []
-    for column in layout.REPORT_COLUMNS:
-        if column == "coordinated_at":
-            values.append(coordinated)
-        elif column == "batch_id":
-            values.append(sql.Placeholder("batch"))
-        else:
-            values.append(sql.SQL("s.{}").format(sql.Identifier(column)))
+    """The staging row ``s`` as the new values of a report (coordination time merged).
+
+    Staged rows carry this batch's id.
+    """
+    values = [
+        coordinated
+        if column == "coordinated_at"
+        else sql.SQL("s.{}").format(sql.Identifier(column))
+        for column in layout.REPORT_COLUMNS
+    ]
     return sql.SQL(", ").join(values)
 
 
@@ -387,6 +384,16 @@ def _count_queued(conn: psycopg.Connection, change: sql.Composed, params: dict[s
     """Run an UPDATE/INSERT of reports, queue the days it touched, return its row count."""
     row = conn.execute(sql.SQL(_QUEUE_DAYS).format(change=change), params).fetchone()
     return int(row[0]) if row else 0
+
+
+@dataclass
+class _ChunkRows:
+    """What a chunk sends: rows for ``pantau.reports``, held rows for the staging table, and
+    the creation days of the former (for the marts)."""
+
+    new: list[bytes | memoryview] = field(default_factory=list)
+    staged: list[bytes] = field(default_factory=list)
+    days: set[int] = field(default_factory=set)
 
 
 class _ChunkLoader:
@@ -428,7 +435,8 @@ class _ChunkLoader:
         self.copy_points = sql.SQL("COPY {} (id, geom) FROM STDIN (FORMAT binary)").format(
             self.points
         )
-        self.owner_columns = layout.OwnerColumns(layout.area_owners(conn))
+        self.areas = layout.area_owners(conn)
+        self.owner_columns = layout.OwnerColumns(self.areas)
         # Does the table hold any report of this source? If not (a first load), no id can be
         # known and the per-chunk lookups are skipped.
         self.source_stored = conn.execute(_ANY_STORED, [params["source"]]).fetchone() is not None
@@ -471,31 +479,22 @@ class _ChunkLoader:
             found = self.conn.execute(_KNOWN_IDS, [sorted(first_seen), self.params["source"]])
             self.known.update(r[0] for r in found)
             held |= self.known & first_seen
-        new: list[bytes | memoryview] = []
-        staged: list[bytes] = []
-        days: set[int] = set()
+        out = _ChunkRows()
         for part in self.parts:
-            self._split_located(part.located, held, new, staged, days)
+            self._split_located(part.located, held, out)
         if any(part.pending.ids for part in self.parts):
-            self._complete_pending(self._point_owners(), held, new, staged, days)
-        self._copy(self.copy_reports, new)
-        self._copy(self.copy_stage, staged)
+            self._complete_pending(self._point_owners(), held, out)
+        self._copy(self.copy_reports, out.new)
+        self._copy(self.copy_stage, out.staged)
         self.parts = []
-        if days - self.queued_days:
-            new_days = sorted(days - self.queued_days)
+        if out.days - self.queued_days:
+            new_days = sorted(out.days - self.queued_days)
             self.conn.execute(_QUEUE_EPOCH_DAYS, [new_days])
             self.queued_days.update(new_days)
         self.ids = []
         self.seconds += time.perf_counter() - clock
 
-    def _split_located(
-        self,
-        rows: layout.Encoded,
-        held: set[str],
-        new: list[bytes | memoryview],
-        staged: list[bytes],
-        days: set[int],
-    ) -> None:
+    def _split_located(self, rows: layout.Encoded, held: set[str], out: _ChunkRows) -> None:
         """A part's located rows: the runs between held rows go in as they are."""
         data, offsets, count = memoryview(rows.data), rows.offsets, len(rows.ids)
         held_rows = (
@@ -506,12 +505,12 @@ class _ChunkLoader:
         start = 0
         for i in [*held_rows, count]:
             if i > start:  # the run of rows start .. i - 1
-                new.append(data[offsets[start] : offsets[i] if i < count else len(data)])
-                days.update(rows.days[start:i])
+                out.new.append(data[offsets[start] : offsets[i] if i < count else len(data)])
+                out.days.update(rows.days[start:i])
                 self.inserted += i - start
             if i < count:
                 end = offsets[i + 1] if i + 1 < count else len(data)
-                staged.append(layout.staged(rows.seqs[i], data[offsets[i] : end]))
+                out.staged.append(layout.staged(rows.seqs[i], data[offsets[i] : end]))
             start = i + 1
 
     def _point_owners(self) -> dict[int, str]:
@@ -523,38 +522,31 @@ class _ChunkLoader:
         found = self.conn.execute(owners_query(self.points)).fetchall()
         return dict(found)
 
-    def _complete_pending(
-        self,
-        owners: dict[int, str],
-        held: set[str],
-        new: list[bytes | memoryview],
-        staged: list[bytes],
-        days: set[int],
-    ) -> None:
+    def _complete_pending(self, owners: dict[int, str], held: set[str], out: _ChunkRows) -> None:
         """The pending rows with their owner's columns: into the table, or staged if held."""
         complete = self.owner_columns.complete
         pieces: list[bytes | memoryview] = []
         for part in self.parts:
             for seq, row, source_id, day in part.pending.rows():
                 if source_id in held:  # located with the staging table later
-                    staged.append(layout.staged(seq, row))
+                    out.staged.append(layout.staged(seq, row))
                     continue
                 code = owners.get(seq)
                 pieces += complete(row, code)
-                days.add(day)
+                out.days.add(day)
                 self.outside += code is None
                 self.inserted += 1
-        new.append(b"".join(pieces))
+        out.new.append(b"".join(pieces))
 
     def _copy(self, statement: sql.Composed, payloads: list[Any]) -> None:
         """One binary COPY of the encoded rows (nothing when there are none)."""
         if not any(payloads):
             return
         with self.conn.cursor().copy(statement) as copy:
-            copy.write(layout.SIGNATURE)
+            copy.write(db.COPY_BINARY_HEADER)
             for payload in payloads:
                 copy.write(payload)
-            copy.write(layout.TRAILER)
+            copy.write(db.COPY_BINARY_TRAILER)
 
 
 def _load(
@@ -568,7 +560,7 @@ def _load(
     if workers > 1:
         # Fetching the lookup costs ~0.2 s; a batch small enough to be parsed in the loader
         # (under 32 MiB) locates all its points with ST_Covers faster than that.
-        loader.owners = layout.owners_by_cell(loader.conn)
+        loader.owners = layout.owners_by_cell(loader.conn, loader.areas)
     bar = tqdm(unit=" rows", disable=None if progress is None else not progress)
     try:
         if workers > 1:
@@ -632,14 +624,14 @@ def _load_parallel(
 
 
 class SeenIds:
-    """The ids staged so far, and those staged more than once (the only ones to dedupe)."""
+    """The ids loaded so far, and those met more than once (the only ones to dedupe)."""
 
     def __init__(self) -> None:
         self.ids: set[str] = set()
         self.repeated: set[str] = set()
 
     def update(self, source_ids: list[str]) -> set[str]:
-        """Note a chunk's staged ids; return those of them known to repeat so far.
+        """Note a chunk's ids; return those of them known to repeat so far.
 
         Set operations: about 0.1 s per million ids.
         """

@@ -9,8 +9,8 @@ bench/README.md). Its owner comes from one of two places:
 - the interior-cells lookup (:mod:`pipelines.boundaries.cells`), when the point's res-11 cell
   lies wholly inside one unit (about 84 % of the points): the row is complete at once;
 - otherwise PostGIS (``ST_Covers``, :mod:`pipelines.spatial_join`), asked by the loader for the
-  owners of a chunk's points: the row waits as its bytes before and after the owner's five
-  columns (:class:`EncodedRows`), and the loader puts the owner's encoded columns between them.
+  owners of a chunk's points: the row is encoded with empty owner columns, last in the row
+  (:class:`EncodedRows`), and the loader swaps them for the owner's (:class:`OwnerColumns`).
 
 A row the loader holds back (an id repeated in the batch, or stored before it) goes to a
 staging table whose layout is ``seq`` followed by the same columns: its ``seq`` is put in front
@@ -34,10 +34,9 @@ from psycopg.postgres import types
 from psycopg.pq import Format
 from psycopg.types.string import BytesBinaryDumper
 
-from pipelines.boundaries.cells import CELL_RESOLUTION, cells_by_area
+from geo.settings import H3_STORED_RESOLUTION
+from pipelines.boundaries.cells import CELL_RESOLUTION, interior_cells
 from pipelines.sources.base import Report
-
-H3_RESOLUTION = 12
 
 #: The columns of ``pantau.reports`` in the order the rows are encoded.
 REPORT_COLUMNS = (
@@ -98,10 +97,6 @@ REPORT_TYPES = (
 #: later line on a tie), then a report row.
 STAGE_COLUMNS = ("seq", *REPORT_COLUMNS)
 STAGE_TYPES = ("int8", *REPORT_TYPES)
-
-#: PostgreSQL's binary COPY header (signature, flags, extension length) and trailer.
-SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8
-TRAILER = b"\xff\xff"
 
 #: An owner's columns in a report row: unit, kelurahan (none for a placeholder), kecamatan,
 #: kota, and ``outside`` (false).
@@ -180,13 +175,9 @@ def encoder(column_types: Sequence[str]) -> Callable[[Sequence[Any], bytearray],
     return write
 
 
-def owners_by_cell(conn: psycopg.Connection) -> dict[int, Owner]:
-    """The interior cells with their owner's columns (about 0.07 s for Jakarta; shared tuples)."""
-    owners = area_owners(conn)
-    lookup: dict[int, Owner] = {}
-    for code, cells in cells_by_area(conn):
-        lookup.update(dict.fromkeys(cells, owners[code]))
-    return lookup
+def owners_by_cell(conn: psycopg.Connection, owners: dict[str, Owner]) -> dict[int, Owner]:
+    """The interior cells with their owner's columns (``owners``: :func:`area_owners`)."""
+    return {cell: owners[code] for cell, code in interior_cells(conn).items()}
 
 
 def _oid(name: str) -> int:
@@ -284,7 +275,7 @@ class RowEncoder:
         # is not a strict hierarchy (pipelines.boundaries.cells)
         owner = self.owners.get(h3int.latlng_to_cell(r.lat, r.lng, CELL_RESOLUTION))
         values = report_values(
-            r, h3int.latlng_to_cell(r.lat, r.lng, H3_RESOLUTION), owner, self.batch
+            r, h3int.latlng_to_cell(r.lat, r.lng, H3_STORED_RESOLUTION), owner, self.batch
         )
         into = rows.located if owner else rows.pending
         into.offsets.append(len(into.data))
@@ -314,7 +305,10 @@ class OwnerColumns:
 
 
 def area_owners(conn: psycopg.Connection) -> dict[str, Owner]:
-    """Every unit's codes as a report row holds them (a placeholder has no kelurahan)."""
+    """Every unit's codes as a report row holds them (a placeholder has no kelurahan).
+
+    The same rule as :func:`pipelines.spatial_join.codes_query`, for rows encoded in Python.
+    """
     return {
         code: (code, None if placeholder else code, kecamatan, kota, False)
         for code, placeholder, kecamatan, kota in conn.execute(

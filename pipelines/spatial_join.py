@@ -27,6 +27,8 @@ import pandas as pd
 import psycopg
 from psycopg import sql
 
+from geo import db
+
 #: Columns describing a point's owner, as added by :func:`locate_points`.
 OWNER_COLUMNS = ["area_code", "kelurahan_code", "kecamatan_code", "kota_code", "outside"]
 
@@ -84,8 +86,6 @@ _POINT_ROW = np.dtype(
         ("lat", ">f8"),
     ]
 )
-_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
-_COPY_TRAILER = (-1).to_bytes(2, "big", signed=True)
 
 
 def _binary_copy_rows(lng: np.ndarray, lat: np.ndarray) -> bytes:
@@ -98,7 +98,7 @@ def _binary_copy_rows(lng: np.ndarray, lat: np.ndarray) -> bytes:
     rows["id"] = np.arange(len(lng))
     rows["lng"] = lng
     rows["lat"] = lat
-    return _COPY_HEADER + rows.tobytes() + _COPY_TRAILER
+    return db.COPY_BINARY_HEADER + rows.tobytes() + db.COPY_BINARY_TRAILER
 
 
 def copy_points(

@@ -109,20 +109,18 @@ def build_area_cells(conn: psycopg.Connection) -> dict[str, float]:
 
 
 def interior_cells(conn: psycopg.Connection) -> dict[int, str]:
-    """The lookup as a dict (cell -> area code): about 0.07 s and 30 MB for Jakarta."""
+    """The lookup as a dict (cell -> area code): about 0.07 s and 30 MB for Jakarta.
+
+    Fetched as one binary array per unit: row by row took twice as long.
+    """
     lookup: dict[int, str] = {}
-    for code, cells in cells_by_area(conn):
-        lookup.update(dict.fromkeys(cells, code))
-    return lookup
-
-
-def cells_by_area(conn: psycopg.Connection) -> list[tuple[str, list[int]]]:
-    """The listed cells of each unit: one binary array per unit (row by row took twice as long)."""
     with conn.cursor(binary=True) as cur:
         cur.execute(
             "SELECT area_code, array_agg(cell) FROM pantau.admin_area_cells GROUP BY area_code"
         )
-        return cur.fetchall()
+        for code, cells in cur:
+            lookup.update(dict.fromkeys(cells, code))
+    return lookup
 
 
 def ensure_area_cells(conn: psycopg.Connection) -> None:

@@ -278,8 +278,8 @@ class JakiFiles(FileSource):
             completed,  # completed_at
             updated,  # updated_at
             agency,
-            float(lng),
-            float(lat),
+            lng,
+            lat,
             photo,  # photo_url
             None,  # photo_done_url
             self.text(row.content),  # text_redacted
