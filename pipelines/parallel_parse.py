@@ -93,7 +93,11 @@ def parse_files(
         _owners, _batch, _handover = owners, batch, folder
         with multiprocessing.get_context("fork").Pool(processes=workers) as pool:
             for part in pool.imap(_parse_file, jobs):
-                part.encoded.take()
+                try:
+                    part.encoded.take()
+                except OSError as exc:
+                    msg = f"cannot take back the parsed rows of {files[part.index]}: {exc}"
+                    raise FeedReadError(msg) from None
                 yield part
 
 
