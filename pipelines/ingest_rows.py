@@ -35,7 +35,7 @@ from psycopg.pq import Format
 from psycopg.types.string import BytesBinaryDumper
 
 from geo.settings import H3_STORED_RESOLUTION
-from pipelines.boundaries.cells import CELL_RESOLUTION, interior_cells
+from pipelines.boundaries.cells import CELL_RESOLUTION, interior_lookup
 from pipelines.sources.base import Report
 
 #: The columns of ``pantau.reports`` in the order the rows are encoded.
@@ -177,7 +177,7 @@ def encoder(column_types: Sequence[str]) -> Callable[[Sequence[Any], bytearray],
 
 def owners_by_cell(conn: psycopg.Connection, owners: dict[str, Owner]) -> dict[int, Owner]:
     """The interior cells with their owner's columns (``owners``: :func:`area_owners`)."""
-    return {cell: owners[code] for cell, code in interior_cells(conn).items()}
+    return interior_lookup(conn, owners.__getitem__)
 
 
 def _oid(name: str) -> int:

@@ -31,12 +31,16 @@ database migrated after its boundaries were loaded has none yet.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 import h3
 import numpy as np
 import psycopg
 import shapely
 from h3.api import basic_int as h3int
+
+T = TypeVar("T")
 
 #: Resolution of the lookup (about 301,000 candidate cells over Jakarta, 91 % of them inside
 #: one unit; res 10 would cover 71 % of the points, res 11 84 %).
@@ -109,17 +113,22 @@ def build_area_cells(conn: psycopg.Connection) -> dict[str, float]:
 
 
 def interior_cells(conn: psycopg.Connection) -> dict[int, str]:
-    """The lookup as a dict (cell -> area code): about 0.07 s and 30 MB for Jakarta.
+    """The lookup as a dict (cell -> area code): about 0.07 s and 30 MB for Jakarta."""
+    return interior_lookup(conn, str)
 
-    Fetched as one binary array per unit: row by row took twice as long.
+
+def interior_lookup(conn: psycopg.Connection, value: Callable[[str], T]) -> dict[int, T]:
+    """The lookup with ``value(area code)`` for each cell (one object per unit, shared).
+
+    Fetched as one binary array of cells per unit: row by row took twice as long.
     """
-    lookup: dict[int, str] = {}
+    lookup: dict[int, T] = {}
     with conn.cursor(binary=True) as cur:
         cur.execute(
             "SELECT area_code, array_agg(cell) FROM pantau.admin_area_cells GROUP BY area_code"
         )
         for code, cells in cur:
-            lookup.update(dict.fromkeys(cells, code))
+            lookup.update(dict.fromkeys(cells, value(code)))
     return lookup
 
 

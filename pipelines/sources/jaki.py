@@ -29,12 +29,13 @@ from pipelines.sources.base import (
     COORDINATED,
     IN_PROGRESS,
     RECEIVED,
-    WIB,
     FileSource,
     RawRow,
     Rejected,
     Rejection,
     Report,
+    clean_text,
+    clean_time,
     fold_status,
     in_box,
     parse_time,
@@ -213,7 +214,7 @@ class JakiFiles(FileSource):
         source_status = row.tstatus.name
         status = EXACT_STATUSES.get(source_status)
         created_text = row.createdAt
-        created = _clean_time(created_text)
+        created = clean_time(created_text)
         # orjson reads ids of 2**64 and more as floats (an invalid id for the rules)
         if status is None or created is None or not 0 <= ident < 2**63:
             return None
@@ -223,7 +224,7 @@ class JakiFiles(FileSource):
         for entry in row.histories:
             step = _FOLDED.get(entry.status)
             text = entry.createdAt
-            moment = created if text == created_text else _clean_time(text)
+            moment = created if text == created_text else clean_time(text)
             if step is None or moment is None or (latest is not None and moment < latest):
                 return None  # an unknown step or an unordered history: noted or repaired
             latest, latest_text = moment, text
@@ -233,7 +234,7 @@ class JakiFiles(FileSource):
                 completed = moment
         raw_updated = row.updatedAt
         if raw_updated:
-            updated = latest if raw_updated == latest_text else _clean_time(raw_updated)
+            updated = latest if raw_updated == latest_text else clean_time(raw_updated)
             if updated is None:
                 return None
         else:
@@ -255,7 +256,7 @@ class JakiFiles(FileSource):
         if not in_box(lng, lat):
             return None  # zero, swapped or outside the box
         label = row.complaintCategory.name
-        category = self.taxonomy.labels.get(("jaki", label)) if _clean_text(label) else None
+        category = self.taxonomy.labels.get(("jaki", label)) if clean_text(label) else None
         if category is None:
             return None  # spelled differently, or unmapped (noted)
         agency = row.zone.name if row.zone is not None else None
@@ -263,7 +264,7 @@ class JakiFiles(FileSource):
         photo = documents[0].url if documents else None
         code = row.code
         for value in (agency, photo, code):
-            if value is not None and not _clean_text(value):
+            if value is not None and not clean_text(value):
                 return None
         return Report(  # positional: 0.2 us instead of 0.6 with keywords, on every row
             "jaki",  # source
@@ -362,24 +363,6 @@ class JakiFiles(FileSource):
         if ordered != entries:
             self.tally.repaired["histories_reordered"] += 1
         return ordered
-
-
-def _clean_time(value: Any) -> datetime | None:
-    """:func:`parse_time` of an ISO 8601 string it accepts as is, else None (no exception)."""
-    if type(value) is not str or len(value) < 16 or value[10] not in "T ":
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=WIB)
-    return moment if 2000 <= moment.year <= 2100 else None
-
-
-def _clean_text(value: str) -> bool:
-    """Non-empty, without surrounding blanks: kept exactly as given by the rules too."""
-    return bool(value) and not value[0].isspace() and not value[-1].isspace()
 
 
 def _read_bytes(path: Path) -> bytes:

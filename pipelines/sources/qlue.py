@@ -34,7 +34,10 @@ from pipelines.sources.base import (
     Rejected,
     Rejection,
     Report,
+    clean_text,
+    clean_time,
     fold_status,
+    in_box,
     parse_time,
 )
 
@@ -87,6 +90,7 @@ class QlueFiles(FileSource):
             return
         header = [h.strip().lower() for h in header]
         missing = [c for c in REQUIRED if c not in header]
+        usual = header == list(COLUMNS)  # the FEEDS layout: the fast path reads by position
         while True:
             fields = _next_record(reader)
             if fields is None:
@@ -106,10 +110,7 @@ class QlueFiles(FileSource):
             elif not "".join(fields).strip():  # every field blank (faster than any(...))
                 yield raw, Rejection("empty_row", "every field is blank")
             else:
-                try:
-                    yield raw, self.parse(dict(zip(header, fields, strict=True)))
-                except Rejected as exc:
-                    yield raw, Rejection(exc.reason, exc.detail)
+                yield raw, (usual and self.usual(fields)) or self._parse_fields(header, fields)
 
     def _lines(self, fh: IO[str]) -> Iterator[str]:
         """The file's lines: a byte-order mark and NUL characters removed (and counted)."""
@@ -122,6 +123,70 @@ class QlueFiles(FileSource):
                 self.tally.repaired["nul_characters"] += 1
                 line = line.replace("\x00", "")
             yield line
+
+    def _parse_fields(self, header: list[str], fields: list[str]) -> Report | Rejection:
+        try:
+            return self.parse(dict(zip(header, fields, strict=True)))
+        except Rejected as exc:
+            return Rejection(exc.reason, exc.detail)
+
+    def usual(self, fields: list[str]) -> Report | None:
+        """The report of a usual row in the FEEDS layout, or None when :meth:`parse` must decide.
+
+        It accepts only what :meth:`parse` would turn into the same report without a repair, a
+        rejection or a note other than the one every ``complete`` row gets, and it touches the
+        tallies as :meth:`parse` does for such a row (the two are compared row for row in the
+        tests). It reads the fields by position and takes about half the rules' time.
+        """
+        (
+            source_id, title, description, label, lat_text, lng_text, address, _, _,
+            source_status, created_text, updated_text, completed_text, photo, photo_done, _,
+        ) = fields  # fmt: skip
+        status = STATUSES.get(source_status)
+        created = clean_time(created_text)
+        if status is None or created is None or not clean_text(source_id):
+            return None
+        updated = clean_time(updated_text) if updated_text else created
+        completed = clean_time(completed_text) if completed_text else None
+        if updated is None or (completed_text and completed is None):
+            return None
+        if (status == COMPLETED) != (completed is not None):
+            return None  # completion taken from updated_at, or dropped while open: noted
+        if updated < created or (completed is not None and completed < created):
+            return None  # clock skew (clamped) or an impossible lifecycle (rejected)
+        if "," in lat_text or "," in lng_text:
+            return None  # a decimal comma (repaired)
+        try:
+            lat, lng = float(lat_text), float(lng_text)
+        except ValueError:
+            return None
+        if not in_box(lng, lat):
+            return None  # zero, swapped, out of range or outside the box
+        category = self.taxonomy.labels.get(("qlue", label)) if clean_text(label) else None
+        if category is None:
+            return None  # spelled differently, or unmapped (noted)
+        if status == COMPLETED:
+            self.tally.notes["coordination_time_unknown"] += 1
+        text = "\n".join(p for p in (title.strip(), description.strip(), address.strip()) if p)
+        return Report(  # positional: 0.2 us instead of 0.6 with keywords, on every row
+            "qlue",  # source
+            source_id,
+            None,  # ticket_code
+            category,
+            label,  # source_category
+            status,
+            source_status,
+            created,  # created_at
+            updated if status == IN_PROGRESS else None,  # coordinated_at
+            completed,  # completed_at
+            updated,  # updated_at
+            None,  # agency
+            lng,
+            lat,
+            photo.strip() or None,  # photo_url
+            photo_done.strip() or None,  # photo_done_url
+            self.text(text) if text else None,  # text_redacted
+        )
 
     def parse(self, row: dict[str, str]) -> Report:
         """A canonical report from one Qlue row (raises :class:`Rejected`)."""
