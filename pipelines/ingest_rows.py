@@ -250,12 +250,13 @@ class EncodedRows:
         """Read the bytes a worker handed over back in (in the loader), and remove its file."""
         if self.handed_over is None:
             return
-        data = memoryview(self.handed_over.read_bytes())
+        taken = [bytearray(size) for size in self.sizes]
+        with self.handed_over.open("rb") as source:
+            for buffer in taken:
+                if source.readinto(buffer) != len(buffer):
+                    msg = f"{self.handed_over} is shorter than written"
+                    raise OSError(msg)
         self.handed_over.unlink()
-        taken, at = [], 0
-        for size in self.sizes:
-            taken.append(bytearray(data[at : at + size]))
-            at += size
         self.located.data, self.pending.data, self.points = taken
         self.handed_over = None
 
