@@ -146,12 +146,12 @@ WHERE s.source_id = ANY(%(known)s)
 ON CONFLICT DO NOTHING
 """
 _QUEUE_DAYS = """
-WITH changed AS ({change} RETURNING r.created_at), queued AS (
+WITH changed AS ({change} RETURNING r.created_at, r.outside), queued AS (
     INSERT INTO pantau.mart_dirty_days (day)
     SELECT DISTINCT (created_at AT TIME ZONE 'Asia/Jakarta')::date FROM changed
     ON CONFLICT DO NOTHING
 )
-SELECT count(*) FROM changed
+SELECT count(*), count(*) FILTER (WHERE outside) FROM changed
 """
 _UPDATE = """
 UPDATE pantau.reports AS r SET ({columns}) = ({values})
@@ -320,7 +320,7 @@ def _run_batch(conn: psycopg.Connection, adapter: Any, progress: bool | None) ->
         repeated = {**params, "ids": sorted(seen.repeated)}
         counted = conn.execute(take_back, repeated).fetchone()
         taken_back, outside_back = (int(counted[0]), int(counted[1])) if counted else (0, 0)
-        loader.outside -= outside_back  # counted again with the staging table
+        loader.outside -= outside_back  # counted again if the staging table stores it
     if seen.repeated:
         merge = sql.SQL(_DEDUPE_MERGE[source]).format(kept=sql.SQL(_KEPT_FIRST))
         dedupe = sql.SQL(_DEDUPE).format(stage=stage, merge=merge)
@@ -328,23 +328,24 @@ def _run_batch(conn: psycopg.Connection, adapter: Any, progress: bool | None) ->
         result.duplicates_in_batch = max(deleted, 0)
     clock = result.lap("rejections_dedupe", clock)
     loader.locate(stage)
-    row = conn.execute(
-        sql.SQL("SELECT count(*) FROM {} WHERE area_code IS NULL").format(stage)
-    ).fetchone()
-    result.outside_area = loader.outside + (int(row[0]) if row else 0)
     clock = result.lap("spatial_join", clock)
+    # outside_area: the reports this batch stored (inserted or updated) outside every unit
+    outside = loader.outside
     if loader.known:  # updates are only possible for ids stored before the batch
         conn.execute(sql.SQL(_QUEUE_OLD_DAYS).format(stage=stage), params)
         coordinated = sql.SQL(_COORDINATED[source]).format(kept=sql.SQL(_KEPT_STORED))
         update = sql.SQL(_UPDATE).format(
             stage=stage, columns=_COLUMNS, values=_updated_values(coordinated)
         )
-        result.updated = _count_queued(conn, update, params)
+        result.updated, outside_updated = _count_queued(conn, update, params)
+        outside += outside_updated
     insert = sql.SQL(_INSERT_REPORTS).format(columns=_COLUMNS, stage=stage)
-    result.inserted = loader.inserted - taken_back + _count_queued(conn, insert, params)
+    inserted, outside_inserted = _count_queued(conn, insert, params)
+    result.inserted = loader.inserted - taken_back + inserted
+    result.outside_area = outside + outside_inserted
     if source == "qlue" and loader.known:  # an older "process" snapshot still tells when it began
         backfill = sql.SQL(_BACKFILL_COORDINATION).format(stage=stage)
-        backfilled = _count_queued(conn, backfill, params)
+        backfilled, _ = _count_queued(conn, backfill, params)
         if backfilled > 0:
             adapter.tally.notes["coordination_time_backfilled"] += backfilled
     clock = result.lap("upsert", clock)
@@ -380,10 +381,12 @@ def _updated_values(coordinated: sql.Composable) -> sql.Composed:
     return sql.SQL(", ").join(values)
 
 
-def _count_queued(conn: psycopg.Connection, change: sql.Composed, params: dict[str, Any]) -> int:
-    """Run an UPDATE/INSERT of reports, queue the days it touched, return its row count."""
+def _count_queued(
+    conn: psycopg.Connection, change: sql.Composed, params: dict[str, Any]
+) -> tuple[int, int]:
+    """Run an UPDATE/INSERT of reports, queue the days it touched; its rows, and those outside."""
     row = conn.execute(sql.SQL(_QUEUE_DAYS).format(change=change), params).fetchone()
-    return int(row[0]) if row else 0
+    return (int(row[0]), int(row[1])) if row else (0, 0)
 
 
 @dataclass

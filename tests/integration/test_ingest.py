@@ -467,7 +467,8 @@ def test_second_ingest_of_the_same_files_changes_nothing(
     before = query(url, snapshot)
     second = ingest(source, [feeds.folder(source)], url=url, progress=False)
     check_invariant(second)
-    assert (second.inserted, second.updated) == (0, 0)
+    assert (second.inserted, second.updated, second.outside_area) == (0, 0, 0)
+    assert first.outside_area > 0, "the feed has points outside Jakarta"
     assert second.read == first.read
     assert second.rejected == first.rejected
     assert second.unchanged == first.read - first.rejected
@@ -523,6 +524,26 @@ def write_csv(path: Path, rows: list[str]) -> Path:
 
 def at(hour: int, minute: int = 0, day: int = 1) -> datetime:
     return datetime(2024, 3, day, hour, minute, tzinfo=UTC)
+
+
+def test_outside_area_counts_the_reports_stored_outside(url: str, tmp_path: Path) -> None:
+    """Outside every unit (the Java Sea): counted once per report this batch stores."""
+    sea = {"lat": -5.95, "lng": 106.80}  # in the Jakarta box, north of the coast
+    newer = {**sea, "updatedAt": "2024-03-01T02:00:00.000Z"}
+    feed = write_jsonl(
+        tmp_path / "a.jsonl",
+        [jaki_report(1, **sea), jaki_report(2), jaki_report(3, **sea), jaki_report(3, **newer)],
+    )
+    first = ingest("jaki", [feed], url=url, progress=False)
+    assert (first.inserted, first.unchanged, first.outside_area) == (3, 1, 2)
+    again = ingest("jaki", [feed], url=url, progress=False)
+    assert (again.inserted, again.updated, again.outside_area) == (0, 0, 0)
+    later = write_jsonl(
+        tmp_path / "b.jsonl", [jaki_report(1, **{**sea, "updatedAt": "2024-03-01T03:00:00.000Z"})]
+    )
+    update = ingest("jaki", [later], url=url, progress=False)
+    assert (update.updated, update.outside_area) == (1, 1)
+    assert scalar(url, "SELECT count(*) FROM pantau.reports WHERE outside") == 2
 
 
 def test_newer_snapshot_updates_older_or_equal_does_not(url: str, tmp_path: Path) -> None:
