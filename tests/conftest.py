@@ -146,6 +146,23 @@ REPORT_TABLES = (
 )
 
 
+#: What an ingest counts (IngestResult fields): two ways of loading the same batch must agree on
+#: all of them.
+BATCH_COUNTS = (
+    "read",
+    "inserted",
+    "updated",
+    "unchanged",
+    "rejected",
+    "rejected_by_reason",
+    "repaired_by_kind",
+    "outside_area",
+    "duplicates_in_batch",
+    "notes",
+    "redacted",
+)
+
+
 def clear_reports(url: str) -> None:
     """Empty every table of :data:`REPORT_TABLES` and put the default SLA targets back."""
     with db.connect(url) as conn:

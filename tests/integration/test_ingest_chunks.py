@@ -20,7 +20,7 @@ from pipelines import parallel_parse
 from pipelines.ingest import ingest
 from pipelines.simulate.generate import Options, simulate
 from pipelines.spatial_join import locate_points
-from tests.conftest import clear_reports
+from tests.conftest import BATCH_COUNTS, clear_reports
 
 SNAPSHOT = """
 SELECT source, source_id, ticket_code, category, source_category, status, source_status,
@@ -29,19 +29,6 @@ SELECT source, source_id, ticket_code, category, source_category, status, source
        photo_done_url, text_redacted
 FROM pantau.reports ORDER BY source, source_id
 """
-COUNTS = (
-    "read",
-    "inserted",
-    "updated",
-    "unchanged",
-    "rejected",
-    "rejected_by_reason",
-    "repaired_by_kind",
-    "outside_area",
-    "duplicates_in_batch",
-    "notes",
-    "redacted",
-)
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +59,7 @@ def _load(url: str, batches: list[tuple[str, list[Path]]]) -> tuple[list[dict], 
         assert result["read"] == (
             result["inserted"] + result["updated"] + result["unchanged"] + result["rejected"]
         )
-        results.append({k: result[k] for k in COUNTS})
+        results.append({k: result[k] for k in BATCH_COUNTS})
     with db.connect(url) as conn:
         reports = conn.execute(SNAPSHOT).fetchall()
         rejected = conn.execute(

@@ -21,7 +21,7 @@ from pipelines import ingest as ingest_module
 from pipelines import parallel_parse
 from pipelines.ingest import ingest
 from pipelines.simulate.generate import Options, simulate
-from tests.conftest import clear_reports
+from tests.conftest import BATCH_COUNTS, clear_reports
 
 SNAPSHOT = """
 SELECT source, source_id, category, status, created_at, coordinated_at, completed_at,
@@ -64,21 +64,6 @@ def _load(
     return results, reports, rejected
 
 
-KEYS = (
-    "read",
-    "inserted",
-    "updated",
-    "unchanged",
-    "rejected",
-    "rejected_by_reason",
-    "repaired_by_kind",
-    "outside_area",
-    "duplicates_in_batch",
-    "notes",
-    "redacted",
-)
-
-
 def test_parallel_parse_loads_the_same_as_serial(
     bps2020_loaded: str, feeds: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -97,7 +82,7 @@ def test_parallel_parse_loads_the_same_as_serial(
 
     for parallel in (handed_over, piped):
         for one, other in zip(serial[0], parallel[0], strict=True):
-            assert {k: one[k] for k in KEYS} == {k: other[k] for k in KEYS}
+            assert {k: one[k] for k in BATCH_COUNTS} == {k: other[k] for k in BATCH_COUNTS}
             assert (
                 one["read"] == one["inserted"] + one["updated"] + one["unchanged"] + one["rejected"]
             )
