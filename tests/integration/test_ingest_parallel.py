@@ -196,12 +196,13 @@ def test_rows_go_through_the_pipe_when_the_handover_cannot_be_written(
 
 
 def test_the_next_batch_removes_the_folders_of_dead_loaders(
-    bps2020_loaded: str, feeds: Path, monkeypatch: pytest.MonkeyPatch
+    bps2020_loaded: str, feeds: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A loader killed with -9 leaves its folder; the next batch removes it, not a live one."""
     url = bps2020_loaded
     clear_reports(url)
     monkeypatch.setattr(parallel_parse, "MIN_PARALLEL_BYTES", 0)
+    monkeypatch.setattr(parallel_parse, "SHM", tmp_path)  # not /dev/shm: it may not exist
     orphan = parallel_parse.SHM / f"{parallel_parse.HANDOVER_PREFIX}{_ended_pid()}-x"
     alive = parallel_parse.SHM / f"{parallel_parse.HANDOVER_PREFIX}{os.getpid()}-keep"
     for folder in (orphan, alive):
