@@ -91,6 +91,15 @@ def test_parallel_parse_loads_the_same_as_serial(
     assert serial[0][0]["duplicates_in_batch"] > 0, "the feeds exercise in-batch dedupe"
 
 
+@pytest.fixture
+def parallel_url(bps2020_loaded: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The test database with no reports, every batch parsed by workers; emptied after."""
+    clear_reports(bps2020_loaded)
+    monkeypatch.setattr(parallel_parse, "MIN_PARALLEL_BYTES", 0)
+    yield bps2020_loaded
+    clear_reports(bps2020_loaded)
+
+
 def _handover_folders() -> set[str]:
     return {p.name for p in parallel_parse.SHM.glob(f"{parallel_parse.HANDOVER_PREFIX}*")}
 
@@ -119,7 +128,7 @@ def _copy_feed(feeds: Path, into: Path) -> list[Path]:
 
 @pytest.mark.parametrize("broken", ["last", "scripted"])
 def test_a_worker_failure_loads_nothing_and_leaves_no_handed_over_rows(
-    bps2020_loaded: str,
+    parallel_url: str,
     feeds: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -130,9 +139,7 @@ def test_a_worker_failure_loads_nothing_and_leaves_no_handed_over_rows(
     "scripted": files 2 and 3 are parsed (their rows handed over) while file 0 is still being
     parsed and file 1 fails: the loader never takes them.
     """
-    url = bps2020_loaded
-    clear_reports(url)
-    monkeypatch.setattr(parallel_parse, "MIN_PARALLEL_BYTES", 0)
+    url = parallel_url
     files = _copy_feed(feeds, tmp_path)
     if broken == "scripted":
         monkeypatch.setattr(parallel_parse, "_parse_file", _scripted_parse)
@@ -149,17 +156,14 @@ def test_a_worker_failure_loads_nothing_and_leaves_no_handed_over_rows(
     result = ingest("jaki", files, url=url, progress=False)
     assert result.inserted > 0
     assert _handover_folders() <= before
-    clear_reports(url)
 
 
 def test_a_loader_failure_stops_the_workers_at_once(
-    bps2020_loaded: str, feeds: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    parallel_url: str, feeds: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A database error while loading: the workers and the hand-over folder go at once, not
     when the exception (kept here by pytest) is forgotten."""
-    url = bps2020_loaded
-    clear_reports(url)
-    monkeypatch.setattr(parallel_parse, "MIN_PARALLEL_BYTES", 0)
+    url = parallel_url
     _copy_feed(feeds, tmp_path)
 
     def failing_flush(self: object) -> None:
@@ -177,12 +181,10 @@ def test_a_loader_failure_stops_the_workers_at_once(
 
 
 def test_rows_go_through_the_pipe_when_the_handover_cannot_be_written(
-    bps2020_loaded: str, feeds: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    parallel_url: str, feeds: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A full /dev/shm fails the write: the worker sends its rows through the pipe instead."""
-    url = bps2020_loaded
-    clear_reports(url)
-    monkeypatch.setattr(parallel_parse, "MIN_PARALLEL_BYTES", 0)
+    url = parallel_url
 
     @contextlib.contextmanager
     def unwritable(size: int) -> Iterator[Path]:
@@ -192,16 +194,13 @@ def test_rows_go_through_the_pipe_when_the_handover_cannot_be_written(
     result = ingest("jaki", [feeds / "jaki"], url=url, progress=False)
     assert result.inserted > 0
     assert result.read == result.inserted + result.updated + result.unchanged + result.rejected
-    clear_reports(url)
 
 
 def test_the_next_batch_removes_the_folders_of_dead_loaders(
-    bps2020_loaded: str, feeds: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    parallel_url: str, feeds: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A loader killed with -9 leaves its folder; the next batch removes it, not a live one."""
-    url = bps2020_loaded
-    clear_reports(url)
-    monkeypatch.setattr(parallel_parse, "MIN_PARALLEL_BYTES", 0)
+    url = parallel_url
     monkeypatch.setattr(parallel_parse, "SHM", tmp_path)  # not /dev/shm: it may not exist
     orphan = parallel_parse.SHM / f"{parallel_parse.HANDOVER_PREFIX}{_ended_pid()}-x"
     alive = parallel_parse.SHM / f"{parallel_parse.HANDOVER_PREFIX}{os.getpid()}-keep"
@@ -215,7 +214,6 @@ def test_the_next_batch_removes_the_folders_of_dead_loaders(
     finally:
         shutil.rmtree(orphan, ignore_errors=True)
         shutil.rmtree(alive, ignore_errors=True)
-        clear_reports(url)
 
 
 def _ended_pid() -> int:
