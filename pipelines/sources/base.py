@@ -21,6 +21,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
+import msgspec
+
 from geo.settings import JAKARTA_BOX
 from geo.taxonomy import UNMAPPED, Taxonomy, load_taxonomy
 from pipelines.redact import redact
@@ -217,52 +219,66 @@ def in_box(lng: float, lat: float) -> bool:
 
 
 def parse_time(value: object, field_name: str) -> datetime:
-    """An instant from ISO 8601 (``Z``, ``+07:00``) or a zone-less local time (taken as WIB).
+    """An instant from ISO 8601 / RFC 3339 text; a zone-less local time is taken as WIB.
 
     Accepts ``2024-01-06T01:15:22.000Z``, ``2024-01-06T08:15:22+07:00``,
-    ``2024-01-06T08:15:22`` and ``2024-01-06 08:15:22``. A date without a time is refused:
-    it is not a moment.
+    ``2024-01-06T08:15:22`` and ``2024-01-06 08:15:22`` (:func:`read_time` says how). A date
+    without a time is refused: it is not a moment.
     """
-    if type(value) is str and len(value) >= 16 and value[10] in "T ":  # the fast path
+    if type(value) is str:
+        moment = read_time(value)
+        if moment is not None:
+            return _in_range(moment, field_name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise Rejected("missing_timestamp", f"{field_name} is empty")
+    text = str(value).strip()
+    moment = read_time(text)
+    if moment is None:
+        raise Rejected("invalid_timestamp", f"{field_name} is {text[:60]!r}")
+    return _in_range(moment, field_name)
+
+
+def read_time(text: str) -> datetime | None:
+    """The instant ``text`` names, or None; a zone-less time is Jakarta time (WIB).
+
+    RFC 3339 first, read by msgspec (``T`` or a space between date and time, either case;
+    fractions beyond the microsecond rounded): the adapters' fast paths let msgspec decode
+    timestamps straight into datetimes, and this makes the rules read every such text exactly
+    as they do. Other ISO 8601 forms with a time (``2024-01-06T08:15Z``, ``+07`` offsets) are
+    read by Python's ``datetime.fromisoformat``.
+    """
+    try:
+        moment = msgspec.convert(text, datetime)
+    except msgspec.ValidationError:
+        if len(text) < 16 or text[10] not in "T ":  # a date alone, or not ISO 8601
+            return None
         try:
-            moment = datetime.fromisoformat(value)
+            moment = datetime.fromisoformat(text)
         except ValueError:
-            moment = _slow_time(value, field_name)
-    else:
-        moment = _slow_time(value, field_name)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=WIB)
+            return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=WIB)
+
+
+def _in_range(moment: datetime, field_name: str) -> datetime:
     if not 2000 <= moment.year <= 2100:
         raise Rejected("invalid_timestamp", f"{field_name} year {moment.year}")
     return moment
 
 
-def _slow_time(value: object, field_name: str) -> datetime:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        raise Rejected("missing_timestamp", f"{field_name} is empty")
-    text = str(value).strip()
-    if len(text) < 16 or text[10] not in "T ":
-        raise Rejected("invalid_timestamp", f"{field_name} is {text[:60]!r}")
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        raise Rejected("invalid_timestamp", f"{field_name} is {text[:60]!r}") from None
-
-
 def clean_time(value: Any) -> datetime | None:
-    """:func:`parse_time` of an ISO 8601 string it accepts as is, else None (no exception).
+    """:func:`parse_time` of a string it accepts, else None (no exception).
 
     For the adapters' fast paths: None sends the row to the full rules.
     """
-    if type(value) is not str or len(value) < 16 or value[10] not in "T ":
+    if type(value) is not str:
         return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=WIB)
-    return moment if 2000 <= moment.year <= 2100 else None
+    moment = read_time(value)
+    return moment if moment is not None and 2000 <= moment.year <= 2100 else None
+
+
+def in_years(moment: datetime) -> bool:
+    """Within the years :func:`parse_time` accepts (2000-2100)."""
+    return 2000 <= moment.year <= 2100
 
 
 def clean_text(value: str) -> bool:

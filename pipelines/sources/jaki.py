@@ -29,15 +29,16 @@ from pipelines.sources.base import (
     COORDINATED,
     IN_PROGRESS,
     RECEIVED,
+    WIB,
     FileSource,
     RawRow,
     Rejected,
     Rejection,
     Report,
     clean_text,
-    clean_time,
     fold_status,
     in_box,
+    in_years,
     parse_time,
 )
 
@@ -76,7 +77,7 @@ class _Document(msgspec.Struct, forbid_unknown_fields=True, gc=False):
 
 class _Step(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     status: str
-    createdAt: str  # noqa: N815 - the feed's field name
+    createdAt: datetime  # noqa: N815 - the feed's field name
 
 
 class _City(msgspec.Struct, forbid_unknown_fields=True, gc=False):
@@ -103,14 +104,14 @@ class _Usual(msgspec.Struct, forbid_unknown_fields=True, gc=False):
 
     id: int
     tstatus: _Name
-    createdAt: str  # noqa: N815
+    createdAt: datetime  # noqa: N815
     lat: float
     lng: float
     complaintCategory: _Name  # noqa: N815
     histories: list[_Step]
     code: str | None = None
     content: str | None = None
-    updatedAt: str | None = None  # noqa: N815
+    updatedAt: datetime | None = None  # noqa: N815
     zone: _Name | None = None
     village: _Village | None = None
     documents: list[_Document] | None = None
@@ -213,29 +214,35 @@ class JakiFiles(FileSource):
         ident = row.id
         source_status = row.tstatus.name
         status = EXACT_STATUSES.get(source_status)
-        created_text = row.createdAt
-        created = clean_time(created_text)
+        # msgspec read the timestamps (as the rules' read_time does); a zone-less one is WIB
+        created = row.createdAt
+        if created.tzinfo is None:
+            created = created.replace(tzinfo=WIB)
         # orjson reads ids of 2**64 and more as floats (an invalid id for the rules)
-        if status is None or created is None or not 0 <= ident < 2**63:
+        if status is None or not in_years(created) or not 0 <= ident < 2**63:
             return None
-        # the first step is usually stamped with createdAt, the last with updatedAt: the same
-        # text is the same instant, parsed once
-        coordinated = completed = latest = latest_text = None
+        coordinated = completed = latest = None
         for entry in row.histories:
             step = _FOLDED.get(entry.status)
-            text = entry.createdAt
-            moment = created if text == created_text else clean_time(text)
-            if step is None or moment is None or (latest is not None and moment < latest):
+            moment = entry.createdAt
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=WIB)
+            if step is None or (latest is not None and moment < latest):
                 return None  # an unknown step or an unordered history: noted or repaired
-            latest, latest_text = moment, text
+            if latest is None and not in_years(moment):
+                return None  # ordered: the first and the last step bound the others
+            latest = moment
             if coordinated is None and step != "menunggu":
                 coordinated = moment
             if completed is None and step == "selesai":
                 completed = moment
-        raw_updated = row.updatedAt
-        if raw_updated:
-            updated = latest if raw_updated == latest_text else clean_time(raw_updated)
-            if updated is None:
+        if latest is not None and not in_years(latest):
+            return None
+        updated = row.updatedAt
+        if updated is not None:
+            if updated.tzinfo is None:
+                updated = updated.replace(tzinfo=WIB)
+            if not in_years(updated):
                 return None
         else:
             updated = created if latest is None else max(created, latest)

@@ -92,6 +92,17 @@ TIMES = st.sampled_from(
         "1999-12-31T23:59:59Z",
         "2024-01-06",
         "",
+        # read by msgspec in the fast path and by read_time in the rules: the same instant
+        "2024-01-06t01:15:22z",
+        "2024-01-06T01:15:22.1234565Z",
+        "2024-01-06T01:15:22.9999995+07:00",
+        "2100-12-31T23:59:59.9999999Z",
+        "2024-01-06T08:15:22+0700",
+        # not RFC 3339: msgspec refuses them, Python's ISO 8601 reader takes them
+        "2024-01-06T08:15+07:00",
+        "2024-01-06T08:15:22+07",
+        "2024-01-06T08:15:22,5Z",
+        " 2024-01-06T01:15:22Z",
     ]
 )
 NAMES = st.sampled_from(

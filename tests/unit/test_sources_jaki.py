@@ -15,9 +15,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import msgspec
+import orjson
 import pytest
 
-from pipelines.sources.base import RawRow, Rejection, Report
+from pipelines.sources.base import WIB, RawRow, Rejected, Rejection, Report, parse_time, read_time
 from pipelines.sources.jaki import JakiFiles
 
 BOM = b"\xef\xbb\xbf"
@@ -308,6 +310,54 @@ def test_timestamps_give_the_same_utc_instant(tmp_path: Path, created: str) -> N
     assert r.created_at == CREATED
     assert r.created_at.utcoffset() is not None, "times are aware"
     assert r.updated_at == CREATED
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # RFC 3339 allows a lower-case "t" and "z"
+        ("2024-01-06t01:15:22z", datetime(2024, 1, 6, 1, 15, 22, tzinfo=UTC)),
+        # beyond the microsecond, the fraction is rounded (half up on the seventh digit)...
+        ("2024-01-06T01:15:22.1234565Z", datetime(2024, 1, 6, 1, 15, 22, 123457, tzinfo=UTC)),
+        ("2024-01-06T01:15:22.12345649Z", datetime(2024, 1, 6, 1, 15, 22, 123456, tzinfo=UTC)),
+        # ... up into the next year if it must
+        ("2024-12-31T23:59:59.9999995Z", datetime(2025, 1, 1, tzinfo=UTC)),
+        ("2024-01-06T08:15:22+0700", datetime(2024, 1, 6, 1, 15, 22, tzinfo=UTC)),
+        # ISO 8601 forms outside RFC 3339, read by Python
+        ("2024-01-06T08:15+07:00", datetime(2024, 1, 6, 1, 15, tzinfo=UTC)),
+        ("2024-01-06T08:15:22+07", datetime(2024, 1, 6, 1, 15, 22, tzinfo=UTC)),
+        ("2024-01-06T01:15:22,5Z", datetime(2024, 1, 6, 1, 15, 22, 500000, tzinfo=UTC)),
+        (" 2024-01-06 08:15:22 ", datetime(2024, 1, 6, 1, 15, 22, tzinfo=UTC)),
+    ],
+)
+def test_timestamp_forms_and_their_instant(text: str, expected: datetime) -> None:
+    moment = parse_time(text, "createdAt")
+    assert moment == expected
+    assert moment.utcoffset() is not None
+
+
+@pytest.mark.parametrize(
+    "text", ["2024-01-06", "2024-01-06T", "06-01-2024 08:15:22", "2024-01-06T24:00:01Z", "x" * 20]
+)
+def test_a_date_alone_or_a_non_time_is_refused(text: str) -> None:
+    with pytest.raises(Rejected) as caught:
+        parse_time(text, "createdAt")
+    assert caught.value.reason == "invalid_timestamp"
+
+
+def test_the_fast_reader_and_the_rules_read_the_same_instant() -> None:
+    """``read_time`` (the rules) reads what msgspec (the fast paths) reads, exactly."""
+    decode = msgspec.json.Decoder(datetime).decode
+    for text in [
+        "2024-01-06T01:15:22.000Z",
+        "2024-01-06 08:15:22",
+        "2024-01-06t08:15:22.9999999",
+        "2024-01-06T08:15:22.000000000001-00:00",
+        "2024-01-06T08:15:22+23:59",
+    ]:
+        fast = decode(orjson.dumps(text))
+        fast = fast if fast.tzinfo else fast.replace(tzinfo=WIB)
+        assert read_time(text) == fast
 
 
 def test_zone_less_history_times_are_wib(tmp_path: Path) -> None:
