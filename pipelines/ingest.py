@@ -54,6 +54,11 @@ from pipelines.spatial_join import codes_query, owners_query, staging_table
 
 #: Rows loaded at a time while the rest of the batch is still being parsed (see _ChunkLoader).
 CHUNK_ROWS = 50_000
+#: A batch parsed by workers is cut into about this many chunks, of at least ``MIN_CHUNK_ROWS``
+#: rows (each chunk costs a few fixed statements, ~5 ms): in a small batch, PostgreSQL's work
+#: then overlaps the parsing instead of following it (Qlue, 90,000 rows: 1.3 -> 1.2 s).
+CHUNKS_PER_BATCH = 8
+MIN_CHUNK_ROWS = 10_000
 
 #: Staging rows: ``seq`` (the line's place in the batch), then the columns of a report row.
 _STAGE_TABLE = "CREATE UNLOGGED TABLE {stage} (seq bigint NOT NULL, LIKE pantau.reports)"
@@ -182,6 +187,11 @@ _COORDINATED = {
     "jaki": "COALESCE(s.coordinated_at, {kept})",
     "qlue": "LEAST({kept}, s.coordinated_at)",
 }
+
+
+def chunk_rows_for(batch_rows: int) -> int:
+    """Rows per chunk for a batch of about ``batch_rows`` rows (see ``CHUNKS_PER_BATCH``)."""
+    return min(CHUNK_ROWS, max(MIN_CHUNK_ROWS, batch_rows // CHUNKS_PER_BATCH))
 
 
 @dataclass
@@ -457,13 +467,14 @@ class _ChunkLoader:
         self.inserted = 0  # rows inserted by the chunks
         self.outside = 0  # of which outside every unit
         self.seconds = 0.0
+        self.chunk_rows = CHUNK_ROWS
 
     def add(self, rows: layout.EncodedRows) -> None:
         """Encoded rows (a worker's file, or a slice of a batch parsed by the loader)."""
         self.parts.append(rows)
         self.ids += rows.located.ids
         self.ids += rows.pending.ids
-        if len(self.ids) >= CHUNK_ROWS:
+        if len(self.ids) >= self.chunk_rows:
             self.flush()
 
     def locate(self, rows: sql.Identifier) -> None:
@@ -617,9 +628,13 @@ def _load_parallel(
     # once the last files are being parsed, nothing more is worth waiting for: each part is
     # loaded as it comes, while the workers finish the others (a shorter tail after the last)
     draining = len(adapter.files) - workers
+    input_bytes = sum(path.stat().st_size for path in adapter.files)
     with parts as each:
         for part in each:
             adapter.current_file = adapter.files[part.index]
+            if part.index == 0:  # the batch's size in rows, from its first file's density
+                first_bytes = max(1, adapter.current_file.stat().st_size)
+                loader.chunk_rows = chunk_rows_for(part.rows * input_bytes // first_bytes)
             loader.add(part.encoded)
             if part.index >= draining:
                 loader.flush()

@@ -102,6 +102,7 @@ def test_any_chunk_size_loads_what_one_chunk_loads(
     batches = scenario(feeds)  # type: ignore[operator]
     monkeypatch.setattr(parallel_parse, "MIN_PARALLEL_BYTES", 0 if parallel else 2**62)
     monkeypatch.setattr(ingest_module, "CHUNK_ROWS", 10**9)
+    monkeypatch.setattr(ingest_module, "MIN_CHUNK_ROWS", 10**9)
     whole = _load(url, batches)
     monkeypatch.setattr(ingest_module, "CHUNK_ROWS", 257)
     chunked = _load(url, batches)
