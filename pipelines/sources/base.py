@@ -260,7 +260,7 @@ def read_time(text: str) -> datetime | None:
 
 
 def _in_range(moment: datetime, field_name: str) -> datetime:
-    if not 2000 <= moment.year <= 2100:
+    if not in_years(moment):
         raise Rejected("invalid_timestamp", f"{field_name} year {moment.year}")
     return moment
 
@@ -273,7 +273,7 @@ def clean_time(value: Any) -> datetime | None:
     if type(value) is not str:
         return None
     moment = read_time(value)
-    return moment if moment is not None and 2000 <= moment.year <= 2100 else None
+    return moment if moment is not None and in_years(moment) else None
 
 
 def in_years(moment: datetime) -> bool:
