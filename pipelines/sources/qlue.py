@@ -162,9 +162,11 @@ class QlueFiles(FileSource):
             return None
         if not in_box(lng, lat):
             return None  # zero, swapped, out of range or outside the box
-        category = self.taxonomy.labels.get(("qlue", label)) if clean_text(label) else None
+        # the taxonomy ignores case and spacing, as the rules' category() does (a tenth of the
+        # generated Qlue labels are written in capitals or in lower case)
+        category = self.taxonomy.category_of("qlue", label) if clean_text(label) else None
         if category is None:
-            return None  # spelled differently, or unmapped (noted)
+            return None  # surrounded by blanks, or unmapped (noted)
         if status == COMPLETED:
             self.tally.notes["coordination_time_unknown"] += 1
         text = "\n".join(p for p in (title.strip(), description.strip(), address.strip()) if p)

@@ -69,7 +69,9 @@ NUMBERS = st.sampled_from(
     ["-6.2261", "106.8532", "-6,2261", "106,8532", " -6.2261", "-6.2261 ", "0", "", "nan",
      "inf", "1e400", "-6.9", "-7.5", "1_0", "abc", "-6.2261.1"]
 )  # fmt: skip
-LABELS = st.sampled_from(["Sampah", "sampah", "Sampah ", "Banjir", "Tidak Ada", ""])
+LABELS = st.sampled_from(
+    ["Sampah", "sampah", "SAMPAH", "Sampah ", "parkir  LIAR", "Banjir", "Tidak Ada", ""]
+)
 TEXTS = st.sampled_from(["", " ", "Sampah menumpuk", "Hubungi 0812-3456-7890", " x "])
 
 
@@ -140,3 +142,11 @@ def test_the_usual_path_takes_the_usual_rows_and_agrees_on_every_generated_row(
     assert total > 1000
     # 20 % of the rows carry a planted defect, a few more a note (completion from updated_at)
     assert taken / total > 0.7
+
+
+@pytest.mark.parametrize("label", ["SAMPAH", "sampah", "parkir  LIAR", "Pedagang Kaki Lima (PKL)"])
+def test_a_label_in_another_case_or_spacing_takes_the_usual_path(label: str) -> None:
+    """The taxonomy ignores case and spacing in both paths: no reason to step aside."""
+    row = dict(zip(COLUMNS, QLUE_VALID, strict=True))
+    row["category"] = label
+    assert assert_same([row[name] for name in COLUMNS])
