@@ -490,7 +490,9 @@ class _ChunkLoader:
         if not self.ids:
             return
         clock = time.perf_counter()
-        first_seen = set(self.ids) - self.seen.ids  # before this chunk's update of ``seen``
+        # the ids this batch has not met before this chunk (only asked for when the table holds
+        # reports of the source: 6 ms a chunk)
+        first_seen = set(self.ids) - self.seen.ids if self.source_stored else set()
         held = self.seen.update(self.ids)
         if self.source_stored:
             # ids stored before this batch go the set-based way (update or unchanged): index
