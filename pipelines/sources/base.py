@@ -249,7 +249,7 @@ def read_time(text: str) -> datetime | None:
     """
     try:
         moment = msgspec.convert(text, datetime)
-    except msgspec.ValidationError:
+    except (msgspec.ValidationError, UnicodeEncodeError):  # the latter: a lone surrogate
         if len(text) < 16 or text[10] not in "T ":  # a date alone, or not ISO 8601
             return None
         try:

@@ -227,17 +227,16 @@ class JakiFiles(FileSource):
             moment = entry.createdAt
             if moment.tzinfo is None:
                 moment = moment.replace(tzinfo=WIB)
-            if step is None or (latest is not None and moment < latest):
-                return None  # an unknown step or an unordered history: noted or repaired
-            if latest is None and not in_years(moment):
-                return None  # ordered: the first and the last step bound the others
+            # an unknown step or an unordered history (noted or repaired), or a year the rules
+            # refuse: each step's own (steps in different zones can be in order and still have
+            # years outside the range between the first step's and the last one's)
+            if step is None or (latest is not None and moment < latest) or not in_years(moment):
+                return None
             latest = moment
             if coordinated is None and step != "menunggu":
                 coordinated = moment
             if completed is None and step == "selesai":
                 completed = moment
-        if latest is not None and not in_years(latest):
-            return None
         updated = row.updatedAt
         if updated is not None:
             if updated.tzinfo is None:

@@ -249,3 +249,27 @@ def test_edge_texts(line: bytes) -> None:
 def test_the_usual_text_takes_the_fast_path() -> None:
     assert assert_same(_USUAL_LINE)
     assert assert_same(EDGE_LINES[1])
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        # in order as instants, but the middle step is in 1999 in its own zone (UTC)
+        ["2000-01-01T00:00:00+07:00", "1999-12-31T17:30:00Z", "2000-01-01T01:00:00+07:00"],
+        ["2000-01-01T00:00:00+07:00", "1999-12-31T17:30:00Z", "2000-01-01T01:00:00"],
+        # the same at the top of the range: 2101 in its own zone (+07:00)
+        ["2100-12-31T20:00:00Z", "2101-01-01T04:00:00+07:00", "2100-12-31T22:00:00Z"],
+    ],
+)
+def test_every_history_step_is_checked_for_its_year(steps: list[str]) -> None:
+    """Found by review: checking only the first and the last step let such a row through."""
+    obj = copy.deepcopy(JAKI_VALID)
+    obj["tstatus"] = {"name": "Selesai"}
+    obj["createdAt"] = steps[0]
+    obj["updatedAt"] = steps[-1]
+    obj["histories"] = [
+        {"status": status, "createdAt": moment}
+        for status, moment in zip(["Menunggu", "Disposisi", "Selesai"], steps, strict=True)
+    ]
+    assert _by_rules(_dumps(obj))[0] == ("rejected", "invalid_timestamp")
+    assert not assert_same(obj), "the fast path steps aside"

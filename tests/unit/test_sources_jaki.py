@@ -640,3 +640,11 @@ def test_history_status_of_the_wrong_type_is_not_a_crash(tmp_path: Path, status:
     items = [report(id=1, histories=histories), report(id=2)]
     _, pairs = read(write(tmp_path / "feed.jsonl", jsonl(items)), 2)
     assert isinstance(pairs[1][1], Report)
+
+
+def test_a_lone_surrogate_in_a_timestamp_is_a_rejection_not_a_crash() -> None:
+    """orjson refuses such text, but a future adapter might hand it over."""
+    with pytest.raises(Rejected) as caught:
+        parse_time("2024-01-06T01:15:22\ud800", "createdAt")
+    assert caught.value.reason == "invalid_timestamp"
+    assert read_time("\ud800" * 20) is None
