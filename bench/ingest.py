@@ -95,10 +95,18 @@ def feeds(reports: int, seed: int) -> Path:
     return folder
 
 
+#: Each floor is measured this many times, the two kinds alternating, and the fastest kept.
+FLOOR_ROUNDS = 2
+_CREATE_FLOOR = "CREATE {} pantau_staging.floor AS SELECT {} FROM pantau.reports WITH NO DATA"
+
+
 def _floor(writer: str) -> tuple[int, float, float]:
     """Plain COPY of the loaded canonical rows into an unindexed table, and an unlogged one.
 
-    Returns the rows and the seconds of each COPY (ordinary table, then unlogged).
+    The table exists (committed) before the COPY, as ``pantau.reports`` does, so no server
+    setting (``wal_level = minimal`` skips the WAL of a table created in the same transaction)
+    changes what is measured; the timing includes the commit, as the ingest's does. Returns the
+    rows and the fastest seconds of each kind (ordinary table, unlogged).
     """
     with db.connect(writer) as conn:
         buffer = io.BytesIO()
@@ -108,19 +116,25 @@ def _floor(writer: str) -> tuple[int, float, float]:
             for block in copy:
                 buffer.write(block)
         rows = conn.execute("SELECT count(*) FROM pantau.reports").fetchone()
-        conn.rollback()
+        conn.commit()
         data = buffer.getvalue()
-        seconds = []
-        for kind in ("TABLE", "UNLOGGED TABLE"):
-            create = "CREATE {} pantau_staging.floor AS SELECT {} FROM pantau.reports WITH NO DATA"
-            conn.execute(sql.SQL(create).format(sql.SQL(kind), sql.SQL(FLOOR_COLUMNS)))
-            t0 = time.perf_counter()
-            with conn.cursor().copy("COPY pantau_staging.floor FROM STDIN") as copy:
-                for start in range(0, len(data), 1 << 20):
-                    copy.write(data[start : start + (1 << 20)])
-            seconds.append(time.perf_counter() - t0)
-            conn.rollback()
-    return int(rows[0] if rows else 0), seconds[0], seconds[1]
+        seconds: dict[str, list[float]] = {"TABLE": [], "UNLOGGED TABLE": []}
+        for round_ in range(FLOOR_ROUNDS):
+            for kind in sorted(seconds, reverse=round_ % 2 == 1):
+                create = (
+                    "CREATE {} pantau_staging.floor AS SELECT {} FROM pantau.reports WITH NO DATA"
+                )
+                conn.execute(sql.SQL(create).format(sql.SQL(kind), sql.SQL(FLOOR_COLUMNS)))
+                conn.commit()
+                t0 = time.perf_counter()
+                with conn.cursor().copy("COPY pantau_staging.floor FROM STDIN") as copy:
+                    for start in range(0, len(data), 1 << 20):
+                        copy.write(data[start : start + (1 << 20)])
+                conn.commit()
+                seconds[kind].append(time.perf_counter() - t0)
+                conn.execute("DROP TABLE pantau_staging.floor")
+                conn.commit()
+    return int(rows[0] if rows else 0), min(seconds["TABLE"]), min(seconds["UNLOGGED TABLE"])
 
 
 def run(*, reports: int, seed: int, as_json: bool) -> dict[str, object]:
@@ -137,6 +151,9 @@ def run(*, reports: int, seed: int, as_json: bool) -> dict[str, object]:
     read = sum(r.read for r in results.values())
     loaded, floor_s, unlogged_s = _floor(writer)
     rate, floor_rate, unlogged_rate = read / seconds, loaded / floor_s, loaded / unlogged_s
+    # the ratio compares the times of the same rows: the loaded ones (the ingest also reads the
+    # rejected ones, which its reports/s counts)
+    ratio, unlogged_ratio = floor_s / seconds, unlogged_s / seconds
     stages: dict[str, float] = {}
     for r in results.values():
         for stage, s in r.timings.items():
@@ -150,9 +167,9 @@ def run(*, reports: int, seed: int, as_json: bool) -> dict[str, object]:
         "floor_rows": loaded,
         "floor_seconds": round(floor_s, 2),
         "floor_rows_per_s": round(floor_rate),
-        "ratio_to_floor": round(rate / floor_rate, 3),
+        "ratio_to_floor": round(ratio, 3),
         "unlogged_floor_seconds": round(unlogged_s, 2),
-        "ratio_to_unlogged_floor": round(rate / unlogged_rate, 3),
+        "ratio_to_unlogged_floor": round(unlogged_ratio, 3),
         "stages": stages,
         "cpu_seconds": cpu,
         "batches": {k: v.as_dict() for k, v in results.items()},
@@ -169,12 +186,14 @@ def run(*, reports: int, seed: int, as_json: bool) -> dict[str, object]:
             for src, r in results.items()
         ),
         *((f"  stage {k}", f"{v:.2f} s") for k, v in stages.items()),
-        ("plain COPY of the same canonical rows", f"{floor_s:.1f} s = {floor_rate:,.0f} rows/s"),
-        ("ingest / plain COPY", f"{rate / floor_rate:.2f} (target >= 0.3)"),
+        (
+            f"plain COPY of the same canonical rows (fastest of {FLOOR_ROUNDS})",
+            f"{floor_s:.2f} s = {floor_rate:,.0f} rows/s",
+        ),
+        ("ingest / plain COPY (same rows)", f"{ratio:.3f} (target >= 0.3)"),
         (
             "  the same COPY into an unlogged table",
-            f"{unlogged_s:.1f} s = {unlogged_rate:,.0f} rows/s; ingest / it: "
-            f"{rate / unlogged_rate:.2f}",
+            f"{unlogged_s:.2f} s = {unlogged_rate:,.0f} rows/s; ingest / it: {unlogged_ratio:.3f}",
         ),
     ]
     emit(
