@@ -121,10 +121,7 @@ def _floor(writer: str) -> tuple[int, float, float]:
         seconds: dict[str, list[float]] = {"TABLE": [], "UNLOGGED TABLE": []}
         for round_ in range(FLOOR_ROUNDS):
             for kind in sorted(seconds, reverse=round_ % 2 == 1):
-                create = (
-                    "CREATE {} pantau_staging.floor AS SELECT {} FROM pantau.reports WITH NO DATA"
-                )
-                conn.execute(sql.SQL(create).format(sql.SQL(kind), sql.SQL(FLOOR_COLUMNS)))
+                conn.execute(sql.SQL(_CREATE_FLOOR).format(sql.SQL(kind), sql.SQL(FLOOR_COLUMNS)))
                 conn.commit()
                 t0 = time.perf_counter()
                 with conn.cursor().copy("COPY pantau_staging.floor FROM STDIN") as copy:

@@ -46,7 +46,7 @@ from geo import db
 from geo.errors import PantauError
 from pipelines import ingest_rows as layout
 from pipelines import parallel_parse
-from pipelines.boundaries.cells import ensure_area_cells
+from pipelines.boundaries.cells import ensure_area_cells, interior_lookup
 from pipelines.parallel_parse import FeedReadError
 from pipelines.sources import SOURCES
 from pipelines.sources.base import Rejection, Report
@@ -330,7 +330,7 @@ def _run_batch(conn: psycopg.Connection, adapter: Any, progress: bool | None) ->
     taken_back = 0
     if seen.repeated and loader.inserted:
         take_back = sql.SQL(_TAKE_BACK).format(
-            stage=stage, stage_columns=_names(layout.STAGE_COLUMNS), columns=_COLUMNS
+            stage=stage, stage_columns=_STAGE_COLUMNS, columns=_COLUMNS
         )
         repeated = {**params, "ids": sorted(seen.repeated)}
         counted = conn.execute(take_back, repeated).fetchone()
@@ -380,6 +380,7 @@ def _names(columns: tuple[str, ...]) -> sql.Composed:
 
 
 _COLUMNS = _names(layout.REPORT_COLUMNS)
+_STAGE_COLUMNS = _names(layout.STAGE_COLUMNS)
 
 
 def _updated_values(coordinated: sql.Composable) -> sql.Composed:
@@ -418,12 +419,12 @@ class _ChunkLoader:
     """Load the encoded rows chunk by chunk while the next files are parsed.
 
     Rows arrive encoded for binary COPY (:class:`pipelines.ingest_rows.EncodedRows`) and are
-    gathered until ``CHUNK_ROWS``. Then PostGIS gives the owners of the points the lookup could
-    not place (``ST_Covers`` over a small indexed points table), the loader completes those rows
-    with their owner's columns, and every row with an id new to the table and not repeated so
-    far is COPYed straight into ``pantau.reports``; the held ones are COPYed into the staging
-    table for the set-based path. PostgreSQL does this while the workers parse the next files,
-    so little is left for after the last one.
+    gathered until ``chunk_rows`` (:func:`chunk_rows_for`). Then PostGIS gives the owners of the
+    points the lookup could not place (``ST_Covers`` over a small indexed points table), the
+    loader completes those rows with their owner's columns, and every row with an id new to the
+    table and not repeated so far is COPYed straight into ``pantau.reports``; the held ones are
+    COPYed into the staging table for the set-based path. PostgreSQL does this while the
+    workers parse the next files, so little is left for after the last one.
     """
 
     def __init__(
@@ -440,7 +441,7 @@ class _ChunkLoader:
             _COLUMNS
         )
         self.copy_stage = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(
-            stage, _names(layout.STAGE_COLUMNS)
+            stage, _STAGE_COLUMNS
         )
         self.points = staging_table(f"ingest_{params['source']}_points")
         conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(self.points))
@@ -462,7 +463,7 @@ class _ChunkLoader:
         # the interior-cells lookup (filled by _load for batches parsed by workers)
         self.owners: dict[int, layout.Owner] = {}
         self.parts: list[layout.EncodedRows] = []
-        self.ids: list[str] = []
+        self.rows = 0  # in self.parts
         self.queued_days: set[int] = set()
         self.inserted = 0  # rows inserted by the chunks
         self.outside = 0  # of which outside every unit
@@ -472,9 +473,8 @@ class _ChunkLoader:
     def add(self, rows: layout.EncodedRows) -> None:
         """Encoded rows (a worker's file, or a slice of a batch parsed by the loader)."""
         self.parts.append(rows)
-        self.ids += rows.located.ids
-        self.ids += rows.pending.ids
-        if len(self.ids) >= self.chunk_rows:
+        self.rows += len(rows)
+        if self.rows >= self.chunk_rows:
             self.flush()
 
     def locate(self, rows: sql.Identifier) -> None:
@@ -487,13 +487,14 @@ class _ChunkLoader:
 
     def flush(self) -> None:
         """Load the gathered rows."""
-        if not self.ids:
+        if not self.rows:
             return
         clock = time.perf_counter()
+        ids = [i for part in self.parts for i in (*part.located.ids, *part.pending.ids)]
         # the ids this batch has not met before this chunk (only asked for when the table holds
         # reports of the source: 6 ms a chunk)
-        first_seen = set(self.ids) - self.seen.ids if self.source_stored else set()
-        held = self.seen.update(self.ids)
+        first_seen = set(ids) - self.seen.ids if self.source_stored else set()
+        held = self.seen.update(ids)
         if self.source_stored:
             # ids stored before this batch go the set-based way (update or unchanged): index
             # probes for the ids this batch has not met yet (the others are held anyway)
@@ -507,12 +508,11 @@ class _ChunkLoader:
             self._complete_pending(self._point_owners(), held, out)
         self._copy(self.copy_reports, out.new)
         self._copy(self.copy_stage, out.staged)
-        self.parts = []
-        if out.days - self.queued_days:
-            new_days = sorted(out.days - self.queued_days)
-            self.conn.execute(_QUEUE_EPOCH_DAYS, [new_days])
-            self.queued_days.update(new_days)
-        self.ids = []
+        self.parts, self.rows = [], 0
+        new_days = out.days - self.queued_days
+        if new_days:
+            self.conn.execute(_QUEUE_EPOCH_DAYS, [sorted(new_days)])
+            self.queued_days |= new_days
         self.seconds += time.perf_counter() - clock
 
     def _split_located(self, rows: layout.Encoded, held: set[str], out: _ChunkRows) -> None:
@@ -526,12 +526,11 @@ class _ChunkLoader:
         start = 0
         for i in [*held_rows, count]:
             if i > start:  # the run of rows start .. i - 1
-                out.new.append(data[offsets[start] : offsets[i] if i < count else len(data)])
+                out.new.append(data[offsets[start] : rows.end(i - 1)])
                 out.days.update(rows.days[start:i])
                 self.inserted += i - start
             if i < count:
-                end = offsets[i + 1] if i + 1 < count else len(data)
-                out.staged.append(layout.staged(rows.seqs[i], data[offsets[i] : end]))
+                out.staged.append(layout.staged(rows.seqs[i], data[offsets[i] : rows.end(i)]))
             start = i + 1
 
     def _point_owners(self) -> dict[int, str]:
@@ -577,15 +576,16 @@ def _load(
     progress: bool | None,
 ) -> list[tuple[Any, Rejection]]:
     """Parse every file and load its rows chunk by chunk; return the rejections."""
-    workers = parallel_parse.workers_for(adapter.files)
+    sizes = [path.stat().st_size for path in adapter.files]
+    workers = parallel_parse.workers_for(sizes)
     if workers > 1:
-        # Fetching the lookup costs ~0.2 s; a batch small enough to be parsed in the loader
+        # Fetching the lookup costs ~0.08 s; a batch small enough to be parsed in the loader
         # (under 32 MiB) locates all its points with ST_Covers faster than that.
-        loader.owners = layout.owners_by_cell(loader.conn, loader.areas)
+        loader.owners = interior_lookup(loader.conn, loader.areas.__getitem__)
     bar = tqdm(unit=" rows", disable=None if progress is None else not progress)
     try:
         if workers > 1:
-            rejections = _load_parallel(loader, adapter, result, bar, workers)
+            rejections = _load_parallel(loader, adapter, result, bar, workers, sizes)
         else:
             rejections = _load_serial(loader, adapter, result, bar)
         loader.flush()
@@ -618,25 +618,28 @@ def _load_serial(loader: _ChunkLoader, adapter: Any, result: IngestResult, bar: 
 
 
 def _load_parallel(
-    loader: _ChunkLoader, adapter: Any, result: IngestResult, bar: tqdm, workers: int
+    loader: _ChunkLoader,
+    adapter: Any,
+    result: IngestResult,
+    bar: tqdm,
+    workers: int,
+    sizes: list[int],
 ) -> list[Any]:
     """Parse the files in worker processes; load their encoded rows in file order."""
     rejections: list[tuple[Any, Rejection]] = []
     parts = contextlib.closing(  # a failed batch stops the workers at once
         parallel_parse.parse_files(
-            adapter.name, adapter.files, workers, loader.owners, loader.params["batch"]
+            adapter.name, adapter.files, workers, loader.owners, loader.params["batch"], sum(sizes)
         )
     )
     # once the last files are being parsed, nothing more is worth waiting for: each part is
     # loaded as it comes, while the workers finish the others (a shorter tail after the last)
     draining = len(adapter.files) - workers
-    input_bytes = sum(path.stat().st_size for path in adapter.files)
     with parts as each:
         for part in each:
             adapter.current_file = adapter.files[part.index]
             if part.index == 0:  # the batch's size in rows, from its first file's density
-                first_bytes = max(1, adapter.current_file.stat().st_size)
-                loader.chunk_rows = chunk_rows_for(part.rows * input_bytes // first_bytes)
+                loader.chunk_rows = chunk_rows_for(part.rows * sum(sizes) // max(1, sizes[0]))
             loader.add(part.encoded)
             if part.index >= draining:
                 loader.flush()

@@ -28,6 +28,7 @@ from typing import Any
 
 import psycopg
 from h3.api import basic_int as h3int
+from psycopg import sql
 from psycopg._copy_base import format_row_binary  # pinned psycopg; see requirements.txt
 from psycopg.adapt import AdaptersMap, Transformer
 from psycopg.postgres import types
@@ -35,8 +36,9 @@ from psycopg.pq import Format
 from psycopg.types.string import BytesBinaryDumper
 
 from geo.settings import H3_STORED_RESOLUTION
-from pipelines.boundaries.cells import CELL_RESOLUTION, interior_lookup
+from pipelines.boundaries.cells import CELL_RESOLUTION
 from pipelines.sources.base import Report
+from pipelines.spatial_join import codes_query
 
 #: The columns of ``pantau.reports`` in the order the rows are encoded.
 REPORT_COLUMNS = (
@@ -175,11 +177,6 @@ def encoder(column_types: Sequence[str]) -> Callable[[Sequence[Any], bytearray],
     return write
 
 
-def owners_by_cell(conn: psycopg.Connection, owners: dict[str, Owner]) -> dict[int, Owner]:
-    """The interior cells with their owner's columns (``owners``: :func:`area_owners`)."""
-    return interior_lookup(conn, owners.__getitem__)
-
-
 def _oid(name: str) -> int:
     info = types.get(name)
     if info is None:  # pragma: no cover - a typo in the layout
@@ -197,6 +194,10 @@ class Encoded:
     ids: list[str] = field(default_factory=list)
     seqs: array[int] = field(default_factory=lambda: array("q"))
     days: array[int] = field(default_factory=lambda: array("i"))
+
+    def end(self, i: int) -> int:
+        """Where row ``i`` ends in ``data``."""
+        return self.offsets[i + 1] if i + 1 < len(self.offsets) else len(self.data)
 
     def rows(self) -> Iterator[tuple[int, memoryview, str, int]]:
         """``(seq, row bytes, id, day)`` of every row."""
@@ -308,11 +309,11 @@ class OwnerColumns:
 def area_owners(conn: psycopg.Connection) -> dict[str, Owner]:
     """Every unit's codes as a report row holds them (a placeholder has no kelurahan).
 
-    The same rule as :func:`pipelines.spatial_join.codes_query`, for rows encoded in Python.
+    Asked of :func:`pipelines.spatial_join.codes_query`, so that rows encoded in Python follow
+    the rule the SQL paths follow.
     """
+    every_unit = sql.SQL("(SELECT code AS id, code AS area_code FROM pantau.admin_areas)")
     return {
-        code: (code, None if placeholder else code, kecamatan, kota, False)
-        for code, placeholder, kecamatan, kota in conn.execute(
-            "SELECT code, is_placeholder, kecamatan_code, kota_code FROM pantau.admin_areas"
-        )
+        code: (area, kelurahan, kecamatan, kota, False)
+        for code, area, kelurahan, kecamatan, kota in conn.execute(codes_query(every_unit))
     }

@@ -59,11 +59,12 @@ ROWS_PER_FILE = 1 << 24
 MIN_PARALLEL_BYTES = 32 * 2**20
 
 
-def workers_for(files: list[Path]) -> int:
-    """How many worker processes are worth starting (1 means: parse in the loader)."""
-    if len(files) < 2 or sum(p.stat().st_size for p in files) < MIN_PARALLEL_BYTES:
+def workers_for(sizes: list[int]) -> int:
+    """How many worker processes are worth starting for files of these sizes (1 means: parse
+    in the loader)."""
+    if len(sizes) < 2 or sum(sizes) < MIN_PARALLEL_BYTES:
         return 1  # a small batch: starting processes costs more than it saves
-    return max(1, min(len(files), (os.cpu_count() or 1)))
+    return max(1, min(len(sizes), (os.cpu_count() or 1)))
 
 
 #: What the forked workers inherit (module globals: the 30 MB lookup is not worth pickling to
@@ -79,17 +80,24 @@ HANDOVER_PREFIX = "pantau-ingest-"
 
 
 def parse_files(
-    source: str, files: list[Path], workers: int, owners: dict[int, layout.Owner], batch: int
+    source: str,
+    files: list[Path],
+    workers: int,
+    owners: dict[int, layout.Owner],
+    batch: int,
+    input_bytes: int,
 ) -> Generator[FilePart, None, None]:
     """Every file's part, in file order, parsed by ``workers`` processes.
+
+    ``input_bytes``, the files' size, is about the size of their encoded rows (for the hand-over
+    folder's room).
 
     Close the generator if the batch stops early (``contextlib.closing``): that stops the
     workers and removes the hand-over folder at once, not when the exception is forgotten.
     """
     global _owners, _batch, _handover  # handed to the forked workers
     jobs = [(source, str(path), i) for i, path in enumerate(files)]
-    encoded_size = sum(p.stat().st_size for p in files)  # about the input's size
-    with _handover_folder(encoded_size) as folder:
+    with _handover_folder(input_bytes) as folder:
         _owners, _batch, _handover = owners, batch, folder
         with multiprocessing.get_context("fork").Pool(processes=workers) as pool:
             for part in pool.imap(_parse_file, jobs):
@@ -137,8 +145,8 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:  # another user's process
-        return True
+    except PermissionError:  # another user's process: alive
+        pass
     return True
 
 

@@ -225,10 +225,6 @@ def parse_time(value: object, field_name: str) -> datetime:
     ``2024-01-06T08:15:22`` and ``2024-01-06 08:15:22`` (:func:`read_time` says how). A date
     without a time is refused: it is not a moment.
     """
-    if type(value) is str:
-        moment = read_time(value)
-        if moment is not None:
-            return _in_range(moment, field_name)
     if value is None or (isinstance(value, str) and not value.strip()):
         raise Rejected("missing_timestamp", f"{field_name} is empty")
     text = str(value).strip()

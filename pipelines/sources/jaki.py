@@ -162,7 +162,7 @@ class JakiFiles(FileSource):
             except orjson.JSONEncodeError as exc:  # nested deeper than orjson writes
                 yield RawRow(name, i, repr(item)[:2000]), Rejection("malformed_json", str(exc))
                 continue
-            yield RawRow(name, i, text.decode()), text
+            yield RawRow(name, i, text), text
 
     def _stream_lines(self, path: Path) -> Iterator[bytes]:
         """The lines of a (possibly gzipped) JSON Lines file, memory flat, BOM removed."""

@@ -6,7 +6,7 @@ import numpy as np
 from h3.api import basic_int as h3int
 
 from geo import db
-from pipelines.boundaries.cells import CELL_RESOLUTION, ensure_area_cells, interior_cells
+from pipelines.boundaries.cells import CELL_RESOLUTION, ensure_area_cells, interior_lookup
 from pipelines.spatial_join import locate_points
 
 
@@ -15,7 +15,7 @@ def test_points_of_listed_cells_have_the_owner_st_covers_gives(bps2020_loaded: s
     lng = rng.uniform(106.68, 106.98, 60_000)
     lat = rng.uniform(-6.38, -6.08, 60_000)
     with db.connect(bps2020_loaded) as conn:
-        lookup = interior_cells(conn)
+        lookup = interior_lookup(conn, str)
         expected = locate_points(conn, lng, lat)
     assert len(lookup) > 250_000
     listed = 0
@@ -36,17 +36,17 @@ def test_points_on_a_shared_boundary_are_never_in_a_listed_cell(bps2020_loaded: 
             "SELECT ST_X(p), ST_Y(p) FROM (SELECT (ST_DumpPoints(ST_Boundary(geom))).geom AS p "
             "FROM pantau.admin_areas WHERE level = 'kelurahan') AS v LIMIT 20000"
         ).fetchall()
-        lookup = interior_cells(conn)
+        lookup = interior_lookup(conn, str)
     assert len(rows) == 20_000
     assert not any(h3int.latlng_to_cell(y, x, CELL_RESOLUTION) in lookup for x, y in rows)
 
 
 def test_a_database_loaded_before_the_lookup_existed_gets_it_built(bps2020_loaded: str) -> None:
     with db.connect(bps2020_loaded) as conn:
-        before = interior_cells(conn)
+        before = interior_lookup(conn, str)
         conn.execute("DELETE FROM pantau.admin_area_cells")
         conn.commit()
         ensure_area_cells(conn)
-        assert interior_cells(conn) == before
+        assert interior_lookup(conn, str) == before
         ensure_area_cells(conn)  # nothing to do the second time
-        assert interior_cells(conn) == before
+        assert interior_lookup(conn, str) == before

@@ -49,6 +49,10 @@ def feeds(tmp_path_factory: pytest.TempPathFactory, bps2020_path: Path) -> Path:
     return out
 
 
+def _sizes(folder: Path) -> list[int]:
+    return [path.stat().st_size for path in sorted(folder.iterdir())]
+
+
 def _load(
     url: str, feeds: Path
 ) -> tuple[list[dict[str, object]], list[tuple[object, ...]], list[tuple[object, ...]]]:
@@ -70,11 +74,11 @@ def test_parallel_parse_loads_the_same_as_serial(
     """In one process, in workers handing over through /dev/shm, and through the pipe."""
     url = bps2020_loaded
     monkeypatch.setattr(parallel_parse, "MIN_PARALLEL_BYTES", 2**62)
-    assert parallel_parse.workers_for(sorted((feeds / "jaki").iterdir())) == 1
+    assert parallel_parse.workers_for(_sizes(feeds / "jaki")) == 1
     serial = _load(url, feeds)
 
     monkeypatch.setattr(parallel_parse, "MIN_PARALLEL_BYTES", 0)
-    assert parallel_parse.workers_for(sorted((feeds / "jaki").iterdir())) > 1
+    assert parallel_parse.workers_for(_sizes(feeds / "jaki")) > 1
     handed_over = _load(url, feeds)
     monkeypatch.setattr(parallel_parse, "SHM", tmp_path / "no-such-folder")
     piped = _load(url, feeds)
