@@ -231,24 +231,24 @@ class QlueFiles(FileSource):
             )
             if p
         )
-        return Report(  # positional, in Report's field order (as usual() builds it)
-            "qlue",  # source
-            source_id,
-            None,  # ticket_code
-            self.category(label),
-            label,  # source_category
-            status,
-            source_status.strip(),
-            created,  # created_at
-            coordinated,  # coordinated_at
-            completed,  # completed_at
-            updated,  # updated_at
-            None,  # agency
-            lng,
-            lat,
-            row.get("photo_url", "").strip() or None,
-            row.get("photo_done_url", "").strip() or None,
-            self.text(text) if text else None,  # text_redacted
+        return Report(
+            source="qlue",
+            source_id=source_id,
+            ticket_code=None,
+            category=self.category(label),
+            source_category=label,
+            status=status,
+            source_status=source_status.strip(),
+            created_at=created,
+            coordinated_at=coordinated,
+            completed_at=completed,
+            updated_at=updated,
+            agency=None,
+            lng=lng,
+            lat=lat,
+            photo_url=row.get("photo_url", "").strip() or None,
+            photo_done_url=row.get("photo_done_url", "").strip() or None,
+            text_redacted=self.text(text) if text else None,
         )
 
 
