@@ -5,9 +5,9 @@ One batch = one transaction:
 1. a run row in ``pantau.ingest_runs`` (its ``batch_id`` tags everything below);
 2. the adapter's canonical rows are encoded as rows of ``pantau.reports`` (binary COPY, H3
    res-12 cell included) by the process that parses them, worker processes for large batches
-   (:mod:`pipelines.ingest_rows`); a point whose res-11 cell lies wholly inside one unit gets
-   that owner there (:mod:`pipelines.boundaries.cells`); the rejections go to
-   ``pantau.rejected_rows`` with the raw row;
+   (:mod:`pipelines.ingest_rows`); a point whose res-12 cell's parent lies wholly inside one
+   unit, with all its children, gets that owner there (:mod:`pipelines.boundaries.cells`); the
+   rejections go to ``pantau.rejected_rows`` with the raw row;
 3. chunk by chunk, while the next files are parsed, PostGIS gives the other points their owner
    (``ST_Covers``; none: ``outside``), and every row with an id new to the table and not (yet)
    repeated in the batch is COPYed straight into ``pantau.reports``; the others wait in a
@@ -49,7 +49,7 @@ from pipelines import parallel_parse
 from pipelines.boundaries.cells import ensure_area_cells, interior_lookup
 from pipelines.parallel_parse import FeedReadError
 from pipelines.sources import SOURCES
-from pipelines.sources.base import Rejection, Report
+from pipelines.sources.base import RawRow, Rejection
 from pipelines.spatial_join import codes_query, owners_query, staging_table
 
 #: Rows loaded at a time while the rest of the batch is still being parsed (see _ChunkLoader).
@@ -597,20 +597,22 @@ def _load(
 def _load_serial(loader: _ChunkLoader, adapter: Any, result: IngestResult, bar: tqdm) -> list[Any]:
     """Parse in this process, one row at a time (memory flat: a chunk at a time)."""
     rejections: list[tuple[Any, Rejection]] = []
-    encoder = layout.RowEncoder(loader.owners, loader.params["batch"])
+    add = layout.RowEncoder(loader.owners, loader.params["batch"]).add
     rows = layout.EncodedRows()
     seq = 0
-    for raw, parsed in adapter.rows():
-        seq += 1
-        if isinstance(parsed, Report):
-            encoder.add(rows, seq, parsed)
-            if len(rows) == CHUNK_ROWS:
-                loader.add(rows)
-                rows = layout.EncodedRows()
-        else:
-            rejections.append((raw, parsed))
-        if seq % 10_000 == 0:
-            bar.update(10_000)
+    for path in adapter.files:
+        adapter.current_file = path
+        for number, data, parsed in adapter.read(path):
+            seq += 1
+            if isinstance(parsed, Rejection):
+                rejections.append((RawRow(path.name, number, data), parsed))
+            else:
+                add(rows, seq, parsed)
+                if len(rows) == CHUNK_ROWS:
+                    loader.add(rows)
+                    rows = layout.EncodedRows()
+            if seq % 10_000 == 0:
+                bar.update(10_000)
     loader.add(rows)
     bar.update(seq % 10_000)
     result.read = seq

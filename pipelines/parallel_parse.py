@@ -30,7 +30,7 @@ from pathlib import Path
 from geo.errors import PantauError
 from pipelines import ingest_rows as layout
 from pipelines.sources import SOURCES
-from pipelines.sources.base import RawRow, Rejection, Report, Tally
+from pipelines.sources.base import RawRow, Rejection, Tally
 
 
 class FeedReadError(PantauError):
@@ -68,7 +68,7 @@ def workers_for(sizes: list[int]) -> int:
 
 
 #: What the forked workers inherit (module globals: the 30 MB lookup is not worth pickling to
-#: every worker): the interior-cells lookup (res-11 cell -> owner), the batch id, and the folder
+#: every worker): the interior-cells lookup (res-11 parent -> owner), the batch id, and the folder
 #: the workers write their encoded rows into (None: they go through the pipe).
 _owners: dict[int, layout.Owner] = {}
 _batch = 0
@@ -154,15 +154,15 @@ def _parse_file(job: tuple[str, str, int]) -> FilePart:
     source, path, index = job
     adapter = SOURCES[source]([Path(path)])
     part = FilePart(index, 0, [], adapter.tally, layout.EncodedRows())
-    add, encoded = layout.RowEncoder(_owners, _batch).add, part.encoded
+    add, encoded, name = layout.RowEncoder(_owners, _batch).add, part.encoded, Path(path).name
     seq = first = index * ROWS_PER_FILE
     try:
-        for raw, parsed in adapter.rows():
+        for number, data, parsed in adapter.read(Path(path)):
             seq += 1
-            if isinstance(parsed, Report):
-                add(encoded, seq, parsed)
+            if isinstance(parsed, Rejection):
+                part.rejections.append((RawRow(name, number, data), parsed))
             else:
-                part.rejections.append((raw, parsed))
+                add(encoded, seq, parsed)
             if seq - first == ROWS_PER_FILE:
                 msg = f"{path} has {ROWS_PER_FILE - 1:,}+ rows: split it into smaller files"
                 raise FeedReadError(msg)

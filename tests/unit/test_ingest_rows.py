@@ -1,17 +1,22 @@
-"""The row layout of the ingest: encoding, held-back rows, H3 keys and creation days."""
+"""The row layout of the ingest: encoding, held-back rows, H3 keys and creation days.
+
+The expected rows are built here by column name, independently of the encoder's own order.
+"""
 
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
 
 import h3.api.basic_int as h3int
 import shapely
 
 from pipelines import ingest_rows as layout
-from pipelines.sources.base import Report
+from pipelines.sources.base import REPORT_FIELDS, Report, report_fields
 
 WIB = timezone(timedelta(hours=7))
+OWNER = ("3174", "3174", "31", "3", False)
 
 
 def _report(lat: float = -6.2261, lng: float = 106.8532, created: datetime | None = None) -> Report:
@@ -24,35 +29,67 @@ def _report(lat: float = -6.2261, lng: float = 106.8532, created: datetime | Non
     )  # fmt: skip
 
 
+def _expected(report: Report, owner: layout.Owner | None, batch: int) -> tuple[Any, ...]:
+    """The row ``pantau.reports`` should get, column by column."""
+    point = shapely.set_srid(shapely.Point(report.lng, report.lat), 4326)
+    named = {
+        "geom": shapely.to_wkb(point, include_srid=True, byte_order=1),
+        "h3_r12": h3int.latlng_to_cell(report.lat, report.lng, 12),
+        "batch_id": batch,
+        **dict(
+            zip(
+                ("area_code", "kelurahan_code", "kecamatan_code", "kota_code", "outside"),
+                owner or (None, None, None, None, True),
+                strict=True,
+            )
+        ),
+    }
+    return tuple(named[c] if c in named else getattr(report, c) for c in layout.REPORT_COLUMNS)
+
+
+def _encoded(values: tuple[Any, ...], types: tuple[str, ...] = layout.REPORT_TYPES) -> bytes:
+    out = bytearray()
+    layout.encoder(types)(values, out)
+    return bytes(out)
+
+
+def _jakarta_day(moment: datetime) -> int:
+    return (moment.astimezone(WIB).date() - date(1970, 1, 1)).days
+
+
+def test_a_report_is_encoded_column_by_column() -> None:
+    report = _report()
+    key = h3int.cell_to_parent(h3int.latlng_to_cell(report.lat, report.lng, 12), 11)
+    located, pending = layout.EncodedRows(), layout.EncodedRows()
+    layout.RowEncoder({key: OWNER}, 9).add(located, 5, report)
+    layout.RowEncoder({}, 9).add(pending, 5, report)  # not in the lookup: waits for its owner
+    assert bytes(located.located.data) == _encoded(_expected(report, OWNER, 9))
+    assert bytes(pending.pending.data) == _encoded(_expected(report, None, 9))
+    for rows in (located.located, pending.pending):
+        assert rows.ids == ["4812345"] and rows.seqs.tolist() == [5]
+    assert not located.pending.ids and not pending.located.ids
+
+
 def test_the_point_is_the_ewkb_postgis_stores() -> None:
-    ewkb = layout.point_ewkb(106.8532, -6.2261)
-    point = shapely.from_wkb(ewkb)
-    assert (point.x, point.y) == (106.8532, -6.2261)
-    assert shapely.get_srid(point) == 4326
+    values = dict(zip(layout.REPORT_COLUMNS, _expected(_report(), None, 9), strict=True))
+    rows = layout.EncodedRows()
+    layout.RowEncoder({}, 9).add(rows, 5, _report())
+    # the pending row's point goes to the points table too: (seq, EWKB)
+    assert bytes(rows.points) == _encoded((5, values["geom"]), ("int8", "bytea"))
+    point = shapely.from_wkb(values["geom"])
+    assert (point.x, point.y, shapely.get_srid(point)) == (106.8532, -6.2261, 4326)
 
 
 def test_a_held_row_is_the_staging_row_with_its_seq() -> None:
-    values = layout.report_values(_report(), 617, ("3174", "3174", "31", "3", False), 9)
-    row, stage = bytearray(), bytearray()
-    layout.encoder(layout.REPORT_TYPES)(values, row)
-    layout.encoder(layout.STAGE_TYPES)((12345678901, *values), stage)
-    assert layout.staged(12345678901, memoryview(bytes(row))) == bytes(stage)
+    values = _expected(_report(), OWNER, 9)
+    stage = _encoded((12345678901, *values), layout.STAGE_TYPES)
+    assert layout.staged(12345678901, memoryview(_encoded(values))) == stage
 
 
-def test_rows_without_an_owner_are_outside_until_located() -> None:
-    values = dict(
-        zip(layout.REPORT_COLUMNS, layout.report_values(_report(), 1, None, 9), strict=True)
-    )
-    assert values["outside"] is True
-    assert values["area_code"] is values["kelurahan_code"] is None
-    owned = layout.report_values(_report(), 1, ("3174", None, "31", "3", False), 9)
-    assert dict(zip(layout.REPORT_COLUMNS, owned, strict=True))["outside"] is False
-
-
-def test_the_lookup_key_is_the_points_own_res11_cell_not_a_parent() -> None:
-    """H3 is not a strict hierarchy: some points lie outside the parent of their res-12 cell."""
+def test_the_lookup_key_is_the_parent_of_the_stored_res12_cell() -> None:
+    """One H3 computation per report: the key is the parent, also for points outside its
+    hexagon (H3 is not a strict hierarchy; the lookup lists a cell only with its children)."""
     rng = random.Random(5)
-    owner = ("3174", "3174", "31", "3", False)
     differ = 0
     for _ in range(20_000):
         report = _report(lat=rng.uniform(-6.37, -6.08), lng=rng.uniform(106.68, 106.97))
@@ -65,19 +102,37 @@ def test_the_lookup_key_is_the_points_own_res11_cell_not_a_parent() -> None:
             continue
         differ += 1
         by_own, by_parent = layout.EncodedRows(), layout.EncodedRows()
-        layout.RowEncoder({own: owner}, 1).add(by_own, 1, report)
-        layout.RowEncoder({parent: owner}, 1).add(by_parent, 1, report)
-        assert (len(by_own.located.ids), len(by_parent.located.ids)) == (1, 0)
-        values = layout.report_values(report, cell, owner, 1)
-        row = bytearray()
-        layout.encoder(layout.REPORT_TYPES)(values, row)
-        assert bytes(by_own.located.data) == bytes(row)  # the res-12 cell is stored
+        layout.RowEncoder({own: OWNER}, 1).add(by_own, 1, report)
+        layout.RowEncoder({parent: OWNER}, 1).add(by_parent, 1, report)
+        assert (len(by_own.located.ids), len(by_parent.located.ids)) == (0, 1)
+        assert bytes(by_parent.located.data) == _encoded(_expected(report, OWNER, 1))
     assert differ > 0  # the case this guards against exists in these points
 
 
 def test_the_creation_day_is_jakartas() -> None:
     late = datetime(2024, 1, 6, 17, 0, tzinfo=UTC)  # already 7 January in Jakarta
-    day = layout.jakarta_day(_report(created=late))
-    assert datetime(1970, 1, 1).date() + timedelta(days=day) == late.astimezone(WIB).date()
     early = datetime(2024, 1, 7, 6, 59, tzinfo=WIB)
-    assert layout.jakarta_day(_report(created=early)) == day
+    before_1970 = datetime(1969, 12, 31, 16, 59, tzinfo=UTC)  # 23:59 in Jakarta
+    rows = layout.EncodedRows()
+    encoder = layout.RowEncoder({}, 1)
+    for seq, moment in enumerate((late, early, before_1970)):
+        encoder.add(rows, seq, _report(created=moment))
+    assert rows.pending.days.tolist() == [_jakarta_day(late), _jakarta_day(early), -1]
+    assert _jakarta_day(late) == _jakarta_day(early)
+
+
+def test_a_reports_fields_start_the_row() -> None:
+    """The fast paths' field tuples are encoded as they are: the columns must follow them."""
+    assert layout.REPORT_COLUMNS[: len(REPORT_FIELDS) - 2] == REPORT_FIELDS[:-2]
+    assert REPORT_FIELDS[-2:] == ("lng", "lat")
+
+
+def test_a_report_and_its_fields_encode_alike() -> None:
+    report = _report()
+    by_report, by_fields = layout.EncodedRows(), layout.EncodedRows()
+    encoder = layout.RowEncoder({}, 3)
+    encoder.add(by_report, 5, report)
+    encoder.add(by_fields, 5, report_fields(report))
+    assert by_report.pending.data == by_fields.pending.data
+    assert by_report.points == by_fields.points
+    assert by_report.pending.days == by_fields.pending.days
