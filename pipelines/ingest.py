@@ -5,9 +5,9 @@ One batch = one transaction:
 1. a run row in ``pantau.ingest_runs`` (its ``batch_id`` tags everything below);
 2. the adapter's canonical rows are encoded as rows of ``pantau.reports`` (binary COPY, H3
    res-12 cell included) by the process that parses them, worker processes for large batches
-   (:mod:`pipelines.ingest_rows`); a point whose res-12 cell's parent lies wholly inside one
-   unit, with all its children, gets that owner there (:mod:`pipelines.boundaries.cells`); the
-   rejections go to ``pantau.rejected_rows`` with the raw row;
+   (:mod:`pipelines.ingest_rows`); a point whose res-11 cell lies wholly inside one unit gets
+   that owner there (:mod:`pipelines.boundaries.cells`); the rejections go to
+   ``pantau.rejected_rows`` with the raw row;
 3. chunk by chunk, while the next files are parsed, PostGIS gives the other points their owner
    (``ST_Covers``; none: ``outside``), and every row with an id new to the table and not (yet)
    repeated in the batch is COPYed straight into ``pantau.reports``; the others wait in a

@@ -6,9 +6,8 @@ table: no staging table and no ``INSERT .. SELECT`` (PostgreSQL's COPY writes wh
 time: a million rows cost 5.4 s of PostgreSQL through a staging table, 4.0 s directly;
 bench/README.md). Its owner comes from one of two places:
 
-- the interior-cells lookup (:mod:`pipelines.boundaries.cells`), when the res-11 parent of the
-  point's res-12 cell lies wholly inside one unit, with its children (about 84 % of the
-  points): the row is complete at once;
+- the interior-cells lookup (:mod:`pipelines.boundaries.cells`), when the point's res-11 cell
+  lies wholly inside one unit (about 84 % of the points): the row is complete at once;
 - otherwise PostGIS (``ST_Covers``, :mod:`pipelines.spatial_join`), asked by the loader for the
   owners of a chunk's points: the row is encoded with empty owner columns, last in the row
   (:class:`EncodedRows`), and the loader swaps them for the owner's (:class:`OwnerColumns`).
@@ -225,12 +224,13 @@ class RowEncoder:
         """
         # one row, in the order of REPORT_COLUMNS: the fields (the point aside), the point as
         # EWKB (what ST_SetSRID(ST_MakePoint(lng, lat), 4326) stores), its res-12 cell, the
-        # batch, the owner (none: NULLs and outside, until located); the key of the lookup is
-        # cells.lookup_key, inlined with the rest (0.3 us a row)
+        # batch, the owner (none: NULLs and outside, until located)
         fields = report if isinstance(report, tuple) else report_fields(report)
         lng, lat = fields[_LNG], fields[_LAT]
         cell = h3int.latlng_to_cell(lat, lng, H3_STORED_RESOLUTION)
-        owner = self.owners.get(h3int.cell_to_parent(cell, CELL_RESOLUTION))
+        # the lookup's key is the point's own res-11 cell, not the parent of its res-12 cell: H3
+        # is not a strict hierarchy (pipelines.boundaries.cells)
+        owner = self.owners.get(h3int.latlng_to_cell(lat, lng, CELL_RESOLUTION))
         point = _EWKB_POINT + _XY(lng, lat)
         values = fields[:_LNG] + (point, cell, self.batch) + (owner or NO_OWNER)
         into = rows.located if owner else rows.pending

@@ -4,27 +4,25 @@ Testing a point against polygons costs PostgreSQL a GiST index and a few microse
 point; looking its H3 cell up in a table of cells known to lie inside one unit costs a hash
 probe. In Jakarta about 84 % of reports fall in such a res-11 cell (edge about 25 m). PostGIS
 decides which cells those are, from the loaded polygons (below); the ingest's parsing workers
-then look each point up in that table (a dict, by the parent of the res-12 cell they compute
-anyway), and only the other points go through ``ST_Covers`` in PostGIS
+then look each point's res-11 cell up in that table (a dict, next to the res-12 cell they
+compute anyway), and only the other points go through ``ST_Covers`` in PostGIS
 (:mod:`pipelines.spatial_join`).
 
 The rule, which makes the shortcut give exactly the owner the full join would give:
 
-- a point's key is the parent (res 11) of its stored res-12 cell: :func:`lookup_key`, one H3
-  computation per report where its own res-11 cell would be a second (0.4 us of about 8).
-  The points with a given key are those of the cell's seven res-12 children, which reach
-  beyond the cell's own hexagon (H3 is not a strict hierarchy) but stay inside it enlarged by
-  8/7 about its centre (aperture 7: measured over the globe at most 8/7 + 3e-6;
-  ``tests/unit/test_interior_cells.py``);
-- a cell is listed with owner *A* when its hexagon, enlarged by 8/7 and then by 0.1 % (a few
+- a cell is listed with owner *A* when its hexagon, enlarged by 0.1 % about its centre (a few
   centimetres), is *properly* contained by A's polygon (no point on A's boundary) and touches
   no polygon piece of any other unit;
-- then every point with that key lies in A's interior and in no other unit, so ``ST_Covers``
-  finds A alone and the smallest-code tie rule never comes into play. The 0.1 % covers the
-  difference between H3's own cell edges (great-circle arcs) and the straight
-  longitude/latitude edges PostGIS draws between the same vertices.
+- then every point H3 assigns to that cell lies in A's interior and in no other unit, so
+  ``ST_Covers`` finds A alone and the smallest-code tie rule never comes into play. The
+  enlargement covers the difference between H3's own cell edges (great-circle arcs) and the
+  straight longitude/latitude edges PostGIS draws between the same vertices.
 - candidates are the cells whose centre lies in a unit (``h3shape_to_cells``): a cell inside A
   has its centre in A.
+
+H3 is not a strict hierarchy (a res-12 cell's parent does not contain all of it), so the
+lookup key is the point's own res-11 cell, computed from its coordinates, never a parent of
+its stored res-12 cell.
 
 The table is rebuilt in the transaction of every boundary load, and by the ingest when a
 database migrated after its boundaries were loaded has none yet.
@@ -47,10 +45,8 @@ T = TypeVar("T")
 #: Resolution of the lookup (about 301,000 candidate cells over Jakarta, 91 % of them inside
 #: one unit; res 10 would cover 71 % of the points, res 11 84 %).
 CELL_RESOLUTION = 11
-#: Enlargement of each hexagon about its centre before the containment test: to the hull of its
-#: res-12 children (8/7), then 0.1 % for arcs against straight edges.
-CHILDREN_SCALE = 8 / 7
-MARGIN_SCALE = CHILDREN_SCALE * 1.001
+#: Enlargement of each hexagon about its centre before the containment test.
+MARGIN_SCALE = 1.001
 
 _CANDIDATES = """
 CREATE TEMP TABLE area_cell_candidates (
@@ -68,7 +64,7 @@ WHERE p.code <> t.code
 # Then the proper containment in the candidate's own unit (candidates arrive sorted by unit, so
 # PostGIS reuses each unit's prepared polygon: 0.4 s for 301,000 cells).
 _BUILD = """
-INSERT INTO pantau.admin_interior_cells (cell, area_code, kelurahan_code, kecamatan_code, kota_code)
+INSERT INTO pantau.admin_area_cells (cell, area_code, kelurahan_code, kecamatan_code, kota_code)
 SELECT c.cell, a.code, CASE WHEN a.is_placeholder THEN NULL ELSE a.code END,
        a.kecamatan_code, a.kota_code
 FROM area_cell_candidates AS c
@@ -78,18 +74,13 @@ WHERE ST_ContainsProperly(a.geom, c.geom)
 """
 
 
-def lookup_key(cell: int) -> int:
-    """The lookup's key for a point whose res-12 cell is ``cell``: that cell's res-11 parent."""
-    return h3int.cell_to_parent(cell, CELL_RESOLUTION)
-
-
 def build_area_cells(conn: psycopg.Connection) -> dict[str, float]:
-    """Rebuild ``pantau.admin_interior_cells`` from the loaded polygons, in ``conn``'s transaction.
+    """Rebuild ``pantau.admin_area_cells`` from the loaded polygons, in ``conn``'s transaction.
 
     Returns the numbers of candidate and listed cells and the seconds it took.
     """
     started = time.perf_counter()
-    conn.execute("DELETE FROM pantau.admin_interior_cells")
+    conn.execute("DELETE FROM pantau.admin_area_cells")
     areas = conn.execute(
         "SELECT code, ST_AsBinary(geom) FROM pantau.admin_areas WHERE level = 'kelurahan' "
         "ORDER BY code"
@@ -129,7 +120,7 @@ def interior_lookup(conn: psycopg.Connection, value: Callable[[str], T]) -> dict
     lookup: dict[int, T] = {}
     with conn.cursor(binary=True) as cur:
         cur.execute(
-            "SELECT area_code, array_agg(cell) FROM pantau.admin_interior_cells GROUP BY area_code"
+            "SELECT area_code, array_agg(cell) FROM pantau.admin_area_cells GROUP BY area_code"
         )
         for code, cells in cur:
             lookup.update(dict.fromkeys(cells, value(code)))
@@ -145,14 +136,12 @@ def ensure_area_cells(conn: psycopg.Connection) -> None:
     """
     query = (
         "SELECT EXISTS (SELECT FROM pantau.admin_areas) "
-        "AND NOT EXISTS (SELECT FROM pantau.admin_interior_cells)"
+        "AND NOT EXISTS (SELECT FROM pantau.admin_area_cells)"
     )
     if conn.execute(query).fetchone() != (True,):
         conn.rollback()
         return
-    conn.execute(
-        "LOCK TABLE pantau.admin_interior_cells IN EXCLUSIVE MODE"
-    )  # one builder at a time
+    conn.execute("LOCK TABLE pantau.admin_area_cells IN EXCLUSIVE MODE")  # one builder at a time
     if conn.execute(query).fetchone() == (True,):
         build_area_cells(conn)
     conn.commit()

@@ -118,7 +118,7 @@ def _replace(
     with conn.transaction():
         _stage(conn, boundaries)
         load_id = _record_load(conn, boundaries, provenance)
-        conn.execute("DELETE FROM pantau.admin_interior_cells")
+        conn.execute("DELETE FROM pantau.admin_area_cells")
         conn.execute("DELETE FROM pantau.admin_area_parts")
         conn.execute("DELETE FROM pantau.admin_areas")
         params = {"load_id": load_id}
