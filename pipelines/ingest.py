@@ -5,9 +5,9 @@ One batch = one transaction:
 1. a run row in ``pantau.ingest_runs`` (its ``batch_id`` tags everything below);
 2. the adapter's canonical rows are encoded as rows of ``pantau.reports`` (binary COPY, H3
    res-12 cell included) by the process that parses them, worker processes for large batches
-   (:mod:`pipelines.ingest_rows`); a point whose res-11 cell lies wholly inside one unit gets
-   that owner there (:mod:`pipelines.boundaries.cells`); the rejections go to
-   ``pantau.rejected_rows`` with the raw row;
+   (:mod:`pipelines.ingest_rows`); a point whose square of longitude and latitude lies wholly
+   inside one unit gets that owner there (:mod:`pipelines.boundaries.squares`); the rejections
+   go to ``pantau.rejected_rows`` with the raw row;
 3. chunk by chunk, while the next files are parsed, PostGIS gives the other points their owner
    (``ST_Covers``; none: ``outside``), and every row with an id new to the table and not (yet)
    repeated in the batch is COPYed straight into ``pantau.reports``; the others wait in a
@@ -46,7 +46,7 @@ from geo import db
 from geo.errors import PantauError
 from pipelines import ingest_rows as layout
 from pipelines import parallel_parse
-from pipelines.boundaries.cells import ensure_area_cells, interior_lookup
+from pipelines.boundaries.squares import ensure_interior_squares, interior_lookup
 from pipelines.parallel_parse import FeedReadError
 from pipelines.sources import SOURCES
 from pipelines.sources.base import RawRow, Rejection
@@ -260,7 +260,7 @@ def ingest(
     url = url or db.writer_url()
     with db.connect(url) as conn:
         try:
-            ensure_area_cells(conn)
+            ensure_interior_squares(conn)
             result = _run_batch(conn, adapter, progress)
         except (psycopg.Error, OSError, EOFError, zlib.error, FeedReadError) as exc:
             conn.rollback()

@@ -68,7 +68,7 @@ def workers_for(sizes: list[int]) -> int:
 
 
 #: What the forked workers inherit (module globals: the 30 MB lookup is not worth pickling to
-#: every worker): the interior-cells lookup (res-11 cell -> owner), the batch id, and the folder
+#: every worker): the interior lookup (square -> owner), the batch id, and the folder
 #: the workers write their encoded rows into (None: they go through the pipe).
 _owners: dict[int, layout.Owner] = {}
 _batch = 0

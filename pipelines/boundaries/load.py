@@ -18,8 +18,8 @@ import shapely
 from psycopg import sql
 
 from geo.errors import PantauError
-from pipelines.boundaries.cells import build_area_cells
 from pipelines.boundaries.read import COLUMNS, BoundarySet
+from pipelines.boundaries.squares import build_interior_squares
 from pipelines.spatial_join import codes_query, owners_query, staging_table
 
 #: Maximum vertices per piece in ``admin_area_parts`` (see bench/README.md for the choice).
@@ -118,7 +118,7 @@ def _replace(
     with conn.transaction():
         _stage(conn, boundaries)
         load_id = _record_load(conn, boundaries, provenance)
-        conn.execute("DELETE FROM pantau.admin_area_cells")
+        conn.execute("DELETE FROM pantau.admin_area_squares")
         conn.execute("DELETE FROM pantau.admin_area_parts")
         conn.execute("DELETE FROM pantau.admin_areas")
         params = {"load_id": load_id}
@@ -134,7 +134,7 @@ def _replace(
             "SELECT code, ST_Subdivide(geom, %s) FROM pantau.admin_areas WHERE level = 'kelurahan'",
             [SUBDIVIDE_MAX_VERTICES],
         )
-        build_area_cells(conn)
+        build_interior_squares(conn)
         reassigned = _reassign_reports(conn)
         kota, kecamatan, kelurahan, placeholder = conn.execute(_COUNTS).fetchone() or (0, 0, 0, 0)
         counts = {

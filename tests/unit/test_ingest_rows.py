@@ -13,6 +13,7 @@ import h3.api.basic_int as h3int
 import shapely
 
 from pipelines import ingest_rows as layout
+from pipelines.boundaries.squares import square_key
 from pipelines.sources.base import REPORT_FIELDS, Report, report_fields
 
 WIB = timezone(timedelta(hours=7))
@@ -59,7 +60,7 @@ def _jakarta_day(moment: datetime) -> int:
 
 def test_a_report_is_encoded_column_by_column() -> None:
     report = _report()
-    key = h3int.latlng_to_cell(report.lat, report.lng, 11)
+    key = square_key(report.lat, report.lng, 1)
     located, pending = layout.EncodedRows(), layout.EncodedRows()
     layout.RowEncoder({key: OWNER}, 9).add(located, 5, report)
     layout.RowEncoder({}, 9).add(pending, 5, report)  # not in the lookup: waits for its owner
@@ -86,26 +87,22 @@ def test_a_held_row_is_the_staging_row_with_its_seq() -> None:
     assert layout.staged(12345678901, memoryview(_encoded(values))) == stage
 
 
-def test_the_lookup_key_is_the_points_own_res11_cell_not_a_parent() -> None:
-    """H3 is not a strict hierarchy: some points lie outside the parent of their res-12 cell."""
+def test_the_lookup_keys_are_the_squares_of_the_point() -> None:
+    """The encoder's inlined keys are ``square_key``'s, level 1 first, then level 2."""
     rng = random.Random(5)
-    differ = 0
-    for _ in range(20_000):
+    other = ("3175", "3175", "31", "3", False)
+    for _ in range(2_000):
         report = _report(lat=rng.uniform(-6.37, -6.08), lng=rng.uniform(106.68, 106.97))
-        cell = h3int.latlng_to_cell(report.lat, report.lng, 12)
-        own, parent = (
-            h3int.latlng_to_cell(report.lat, report.lng, 11),
-            h3int.cell_to_parent(cell, 11),
-        )
-        if own == parent:
-            continue
-        differ += 1
-        by_own, by_parent = layout.EncodedRows(), layout.EncodedRows()
-        layout.RowEncoder({own: OWNER}, 1).add(by_own, 1, report)
-        layout.RowEncoder({parent: OWNER}, 1).add(by_parent, 1, report)
-        assert (len(by_own.located.ids), len(by_parent.located.ids)) == (1, 0)
-        assert bytes(by_own.located.data) == _encoded(_expected(report, OWNER, 1))
-    assert differ > 0  # the case this guards against exists in these points
+        first, second = (square_key(report.lat, report.lng, level) for level in (1, 2))
+        for lookup, owner in (
+            ({first: OWNER, second: other}, OWNER),  # level 1 answers first
+            ({second: other}, other),
+            ({first + 1: OWNER, second + 1: other}, None),  # the neighbours' squares
+        ):
+            rows = layout.EncodedRows()
+            layout.RowEncoder(lookup, 1).add(rows, 1, report)
+            into = rows.located if owner else rows.pending
+            assert bytes(into.data) == _encoded(_expected(report, owner, 1))
 
 
 def test_the_creation_day_is_jakartas() -> None:
