@@ -185,13 +185,12 @@ class JakiFiles(FileSource):
         variant, a repair, a note or a rejection) is decoded by orjson and goes through
         :meth:`parse`, the full rules.
         """
-        if b"\\u0000" not in line:  # NUL characters are removed (and counted) by the rules
-            try:
-                fields = self.usual(_USUAL.decode(line))
-            except (msgspec.MsgspecError, RecursionError):
-                fields = None  # not the usual shape: the rules decide
-            if fields is not None:
-                return fields
+        try:
+            fields = self.usual(_USUAL.decode(line))
+        except (msgspec.MsgspecError, RecursionError):
+            fields = None  # not the usual shape: the rules decide
+        if fields is not None:
+            return fields
         try:
             obj = orjson.loads(line)
         except orjson.JSONDecodeError as exc:
@@ -269,8 +268,10 @@ class JakiFiles(FileSource):
         photo = documents[0].url if documents else None
         code = row.code
         for value in (agency, photo, code):
-            if value is not None and not clean_text(value):
+            if value is not None and (not clean_text(value) or "\x00" in value):
                 return None
+        if _holds_nul(row):
+            return None
         return (  # Report's fields
             "jaki",  # source
             str(ident),  # source_id
@@ -368,6 +369,34 @@ class JakiFiles(FileSource):
         if ordered != entries:
             self.tally.repaired["histories_reordered"] += 1
         return ordered
+
+
+def _holds_nul(row: _Usual) -> bool:
+    """Whether a text of the row not checked by :meth:`JakiFiles.usual` holds a NUL character.
+
+    A NUL (``\\u0000`` in the JSON) is removed by the rules, which count a repair for the row
+    wherever it is, so the fast path steps aside for any. Statuses and labels holding one fail
+    their lookups, and ``usual`` checks the ticket code, the agency and the photo; these are
+    the rest (0.15 us a row, where searching the line for the escape took 0.45).
+    """
+    content = row.content
+    if content is not None and "\x00" in content:
+        return True
+    for document in row.documents or ():
+        if document.url is not None and "\x00" in document.url:
+            return True
+    village = row.village
+    if village is None:
+        return False
+    if village.name is not None and "\x00" in village.name:
+        return True
+    district = village.district
+    if district is None:
+        return False
+    if district.name is not None and "\x00" in district.name:
+        return True
+    city = district.city
+    return city is not None and city.name is not None and "\x00" in city.name
 
 
 def _read_bytes(path: Path) -> bytes:

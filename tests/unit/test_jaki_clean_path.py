@@ -243,6 +243,47 @@ def test_large_and_negative_ids(ident: int) -> None:
     assert_same(line)
 
 
+def _with_nul(path: tuple[Any, ...]) -> dict[str, Any]:
+    """JAKI_VALID (with a second photo, a city) and a NUL in the text at ``path``."""
+    obj = copy.deepcopy(JAKI_VALID)
+    obj["documents"].append({"url": "https://example.invalid/photo/2.jpg"})
+    obj["village"]["district"]["city"] = {"name": "Jakarta Selatan"}
+    parent = obj
+    for key in path[:-1]:
+        parent = parent[key]
+    parent[path[-1]] = parent[path[-1]][:3] + "\x00" + parent[path[-1]][3:]
+    return obj
+
+
+#: Every text a usual row holds: a NUL (the JSON escape \u0000) in any of them is removed by the
+#: rules, which count a repair, so the fast path must step aside for each.
+NUL_PLACES = [
+    ("content",),
+    ("code",),
+    ("tstatus", "name"),
+    ("complaintCategory", "name"),
+    ("zone", "name"),
+    ("village", "name"),
+    ("village", "district", "name"),
+    ("village", "district", "city", "name"),
+    ("documents", 0, "url"),
+    ("documents", 1, "url"),
+    ("histories", 1, "status"),
+]
+
+
+@pytest.mark.parametrize("path", NUL_PLACES, ids=lambda p: ".".join(map(str, p)))
+def test_a_nul_anywhere_leaves_the_row_to_the_rules(path: tuple[Any, ...]) -> None:
+    obj = _with_nul(path)
+    line = orjson.dumps(obj)
+    assert b"\\u0000" in line
+    assert not assert_same(line)  # stepped aside (and agreed)
+    adapter = _adapter()
+    adapter.parse_line(line)
+    assert adapter.tally.repaired["nul_characters"] == 1
+    assert assert_same(line.replace(b"\\u0000", b""))  # the same row without it takes the fast path
+
+
 @pytest.mark.parametrize("line", EDGE_LINES, ids=range(len(EDGE_LINES)))
 def test_edge_texts(line: bytes) -> None:
     assert_same(line)
