@@ -460,7 +460,7 @@ class _ChunkLoader:
         # known and the per-chunk lookups are skipped.
         self.source_stored = conn.execute(_ANY_STORED, [params["source"]]).fetchone() is not None
         self.known: set[str] = set()  # ids of the batch stored before it
-        # the interior-cells lookup (filled by _load for batches parsed by workers)
+        # the interior-squares lookup (filled by _load for batches parsed by workers)
         self.owners: dict[int, layout.Owner] = {}
         self.parts: list[layout.EncodedRows] = []
         self.rows = 0  # in self.parts
