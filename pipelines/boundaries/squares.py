@@ -7,8 +7,8 @@ unit costs a hash probe. PostGIS decides which squares those are, from the loade
 only the other points go through ``ST_Covers`` in PostGIS (:mod:`pipelines.spatial_join`).
 
 The squares are cut on a fixed grid of longitude and latitude, so a point's square is two
-multiplications away (0.1 us in Python; an H3 cell, the key until the sixth session, took
-0.4), and they come in two levels: squares of 1/2500 degree (about 44 m), then, inside those
+multiplications away (0.1 us in Python; the H3 res-11 cells used before took 0.4 us), and
+they come in two levels: squares of 1/2500 degree (about 44 m), then, inside those
 that are not listed (along the boundaries), squares of half the side. In Jakarta about 90 % of
 the reports fall in a listed square (84 % did in the H3 res-11 cells; bench/README.md).
 
@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import psycopg
@@ -74,10 +74,8 @@ WHERE p.code <> t.code
 # Then the proper containment in the candidate's own unit (candidates arrive sorted by unit, so
 # PostGIS reuses each unit's prepared polygon).
 _BUILD = """
-INSERT INTO pantau.admin_area_squares (square, area_code, kelurahan_code, kecamatan_code,
-                                       kota_code)
-SELECT c.square, a.code, CASE WHEN a.is_placeholder THEN NULL ELSE a.code END,
-       a.kecamatan_code, a.kota_code
+INSERT INTO pantau.admin_area_squares (square, area_code)
+SELECT c.square, a.code
 FROM area_square_candidates AS c
 JOIN pantau.admin_areas AS a ON a.code = c.code
 WHERE ST_ContainsProperly(a.geom, c.geom)
@@ -123,31 +121,40 @@ def build_interior_squares(conn: psycopg.Connection) -> dict[str, float]:
     return counts
 
 
+def square_bounds(level: int, row: Any, column: Any) -> tuple[Any, Any, Any, Any]:
+    """West, south, east and north of squares (numbers or numpy arrays), each enlarged by
+    :data:`MARGIN` of its side: what the build tests, and what holds every point of the key."""
+    per_degree = SQUARES_PER_DEGREE << (level - 1)
+    side, margin = 1.0 / per_degree, MARGIN / per_degree
+    south, west = row * side - 90.0, column * side - 180.0
+    return west - margin, south - margin, west + side + margin, south + side + margin
+
+
 def _candidates(
     areas: list[tuple[str, shapely.Geometry]], level: int, listed: np.ndarray
 ) -> tuple[np.ndarray, list[str], list[bytes]]:
-    """The squares of ``level`` whose centre lies in a unit and whose parent is not listed:
-    their keys, units and enlarged squares (EWKB, SRID 4326)."""
+    """The squares of ``level`` whose centre lies in a unit and none of whose ancestors is
+    listed: their keys, units and enlarged squares (EWKB, SRID 4326)."""
     per_degree = SQUARES_PER_DEGREE << (level - 1)
-    side, margin = 1.0 / per_degree, MARGIN / per_degree
-    keys, codes, boxes = [], [], []
+    keys, codes, boxes = [np.empty(0, dtype=np.int64)], [], [np.empty(0, dtype=object)]
     for code, geom in areas:
         minx, miny, maxx, maxy = geom.bounds
         rows = np.arange(int((miny + 90.0) * per_degree), int((maxy + 90.0) * per_degree) + 1)
         columns = np.arange(int((minx + 180.0) * per_degree), int((maxx + 180.0) * per_degree) + 1)
         row, column = (a.ravel() for a in np.meshgrid(rows, columns, indexing="ij"))
-        south, west = row * side - 90.0, column * side - 180.0
-        inside = shapely.contains_xy(geom, west + side / 2, south + side / 2)
+        centre_lng, centre_lat = (
+            (column + 0.5) / per_degree - 180.0,
+            (row + 0.5) / per_degree - 90.0,
+        )
+        inside = shapely.contains_xy(geom, centre_lng, centre_lat)
         for above in range(1, level):  # not inside a listed square of a level above
             shift = level - above
             ancestor = above << LEVEL_SHIFT | (row >> shift) << ROW_SHIFT | (column >> shift)
             inside &= ~_member(ancestor, listed)
-        row, column, south, west = row[inside], column[inside], south[inside], west[inside]
+        row, column = row[inside], column[inside]
         keys.append(level << LEVEL_SHIFT | row << ROW_SHIFT | column)
         codes += [code] * len(row)
-        boxes.append(
-            shapely.box(west - margin, south - margin, west + side + margin, south + side + margin)
-        )
+        boxes.append(shapely.box(*square_bounds(level, row, column)))
     squares = shapely.set_srid(np.concatenate(boxes), 4326)
     return np.concatenate(keys), codes, list(shapely.to_wkb(squares, include_srid=True))
 

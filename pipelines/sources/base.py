@@ -6,8 +6,11 @@ invariant ``read == inserted + updated + unchanged + rejected`` can be kept exac
 it is sure of (swapped coordinates, comma decimals, a byte-order mark, unordered histories) are
 applied and counted; nothing else is guessed.
 
-A live adapter (the apps' APIs) would implement the same :class:`Source` protocol: yield
-``(raw, result)`` pairs from pages instead of files.
+The ingest reads a batch one file at a time (:meth:`FileSource.read`): a row that loads never
+becomes a :class:`RawRow`, and the fast paths' reports stay plain tuples
+(:data:`ReportFields`). :meth:`FileSource.rows` gives the same rows as ``(raw, result)`` pairs.
+A live adapter (the apps' APIs) would implement the same :class:`Source` protocol, with pages
+for files.
 """
 
 from __future__ import annotations
@@ -100,8 +103,9 @@ class RawRow:
 
     ``data`` is the row as the adapter holds it: text, the line's bytes (decoded on demand,
     invalid UTF-8 replaced) or a CSV record's fields (written back as one CSV line on demand).
-    Only rejected rows are ever shown, so the ~98 % that load never pay for the text. Not
-    frozen: one is made for every row read, and a frozen one costs three times as much (0.3 us).
+    Only rejected rows are ever shown, so the ~98 % that load never pay for the text; the ingest
+    makes one for rejected rows only. Not frozen: :meth:`FileSource.rows` makes one for every
+    row, and a frozen one costs three times as much (0.3 us).
     """
 
     file: str
@@ -135,12 +139,19 @@ class Tally:
 
 
 class Source(Protocol):
-    """The interface every adapter implements."""
+    """The interface every adapter implements (what the ingest uses)."""
 
     name: str
+    files: list[Path]
+    tally: Tally
+    current_file: Path | None
+
+    def read(self, path: Path) -> Iterator[Parsed]:
+        """Every row of one file: its number, the row as read, its report or its rejection."""
+        ...
 
     def rows(self) -> Iterator[tuple[RawRow, Report | Rejection]]:
-        """Every row read, with its canonical report or its rejection."""
+        """Every row of every file, with its canonical report or its rejection."""
         ...
 
 

@@ -121,7 +121,7 @@ def test_any_chunk_size_loads_what_one_chunk_loads(
 def test_every_point_has_the_owner_postgis_gives_it(
     bps2020_loaded: str, feeds: Path, monkeypatch: pytest.MonkeyPatch, parallel: bool
 ) -> None:
-    """The interior-cell shortcut (large batches, parsed by workers) and the per-chunk join
+    """The interior-squares shortcut (large batches, parsed by workers) and the per-chunk join
     agree with ``ST_Covers`` everywhere."""
     url = bps2020_loaded
     monkeypatch.setattr(parallel_parse, "MIN_PARALLEL_BYTES", 0 if parallel else 2**62)

@@ -15,22 +15,19 @@ import pytest
 from pipelines.boundaries.squares import (
     LEVEL_SHIFT,
     LEVELS,
-    MARGIN,
     ROW_SHIFT,
     SQUARES_PER_DEGREE,
+    square_bounds,
     square_key,
 )
 
 
 def _square(key: int) -> tuple[int, float, float, float, float]:
     """Level and enlarged bounds (west, south, east, north) of a key's square, as the build
-    computes them."""
+    tests them."""
     level = key >> LEVEL_SHIFT
     row, column = (key >> ROW_SHIFT) & (2**24 - 1), key & (2**24 - 1)
-    per_degree = SQUARES_PER_DEGREE << (level - 1)
-    side, margin = 1.0 / per_degree, MARGIN / per_degree
-    south, west = row * side - 90.0, column * side - 180.0
-    return level, west - margin, south - margin, west + side + margin, south + side + margin
+    return level, *square_bounds(level, row, column)
 
 
 def _points() -> list[tuple[float, float]]:
