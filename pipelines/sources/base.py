@@ -319,9 +319,13 @@ def clean_time(value: Any) -> datetime | None:
     return moment if moment is not None and in_years(moment) else None
 
 
+#: The years :func:`parse_time` accepts (the fast paths compare them inline).
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+
+
 def in_years(moment: datetime) -> bool:
     """Within the years :func:`parse_time` accepts (2000-2100)."""
-    return 2000 <= moment.year <= 2100
+    return FIRST_YEAR <= moment.year <= LAST_YEAR
 
 
 def clean_text(value: str) -> bool:

@@ -26,10 +26,13 @@ from typing import Any
 import msgspec
 import orjson
 
+from geo.settings import JAKARTA_BOX
 from pipelines.sources.base import (
     COMPLETED,
     COORDINATED,
+    FIRST_YEAR,
     IN_PROGRESS,
+    LAST_YEAR,
     RECEIVED,
     WIB,
     FileSource,
@@ -40,8 +43,6 @@ from pipelines.sources.base import (
     ReportFields,
     clean_text,
     fold_status,
-    in_box,
-    in_years,
     parse_time,
 )
 
@@ -68,6 +69,8 @@ _FOLDED = {
     "Selesai": "selesai",
 }
 BOM = b"\xef\xbb\xbf"
+#: in_years and in_box, inlined in the fast path (0.25 us a row: six calls)
+_MIN_LNG, _MIN_LAT, _MAX_LNG, _MAX_LAT = JAKARTA_BOX
 
 
 class _Name(msgspec.Struct, forbid_unknown_fields=True, gc=False):
@@ -217,7 +220,7 @@ class JakiFiles(FileSource):
         if created.tzinfo is None:
             created = created.replace(tzinfo=WIB)
         # orjson reads ids of 2**64 and more as floats (an invalid id for the rules)
-        if status is None or not in_years(created) or not 0 <= ident < 2**63:
+        if status is None or not FIRST_YEAR <= created.year <= LAST_YEAR or not 0 <= ident < 2**63:
             return None
         coordinated = completed = latest = None
         for entry in row.histories:
@@ -228,7 +231,11 @@ class JakiFiles(FileSource):
             # an unknown step or an unordered history (noted or repaired), or a year the rules
             # refuse: each step's own (steps in different zones can be in order and still have
             # years outside the range between the first step's and the last one's)
-            if step is None or (latest is not None and moment < latest) or not in_years(moment):
+            if (
+                step is None
+                or (latest is not None and moment < latest)
+                or not FIRST_YEAR <= moment.year <= LAST_YEAR
+            ):
                 return None
             latest = moment
             if coordinated is None and step != "menunggu":
@@ -239,7 +246,7 @@ class JakiFiles(FileSource):
         if updated is not None:
             if updated.tzinfo is None:
                 updated = updated.replace(tzinfo=WIB)
-            if not in_years(updated):
+            if not FIRST_YEAR <= updated.year <= LAST_YEAR:
                 return None
         else:
             updated = created if latest is None else max(created, latest)
@@ -257,7 +264,7 @@ class JakiFiles(FileSource):
         ):
             return None  # clock skew (clamped) or an impossible lifecycle (rejected)
         lat, lng = row.lat, row.lng
-        if not in_box(lng, lat):
+        if not (_MIN_LNG <= lng <= _MAX_LNG and _MIN_LAT <= lat <= _MAX_LAT):
             return None  # zero, swapped or outside the box
         label = row.complaintCategory.name
         category = self.taxonomy.labels.get(("jaki", label)) if clean_text(label) else None
