@@ -41,7 +41,6 @@ from pipelines.sources.base import (
     Rejection,
     Report,
     ReportFields,
-    clean_text,
     fold_status,
     parse_time,
 )
@@ -267,16 +266,21 @@ class JakiFiles(FileSource):
         if not (_MIN_LNG <= lng <= _MAX_LNG and _MIN_LAT <= lat <= _MAX_LAT):
             return None  # zero, swapped or outside the box
         label = row.complaintCategory.name
-        category = self.taxonomy.labels.get(("jaki", label)) if clean_text(label) else None
+        # the mapping table's labels have no surrounding blanks: one with them is not found
+        category = self.taxonomy.labels.get(("jaki", label))
         if category is None:
             return None  # spelled differently, or unmapped (noted)
         agency = row.zone.name if row.zone is not None else None
         documents = row.documents
         photo = documents[0].url if documents else None
         code = row.code
-        for value in (agency, photo, code):
-            if value is not None and not clean_text(value):
-                return None
+        # kept as given only without surrounding blanks (clean_text, inlined: 0.15 us a row)
+        if (
+            (agency is not None and (not agency or agency[0].isspace() or agency[-1].isspace()))
+            or (photo is not None and (not photo or photo[0].isspace() or photo[-1].isspace()))
+            or (code is not None and (not code or code[0].isspace() or code[-1].isspace()))
+        ):
+            return None
         if _holds_nul(row):
             return None  # removed by the rules, and counted
         return (  # Report's fields

@@ -180,3 +180,11 @@ def test_no_surrounding_whitespace(path: Path) -> None:
         if not isinstance(value, str) or value != value.strip()
     ]
     assert not bad, f"{path.name}: cells with leading/trailing whitespace or missing: {bad}"
+
+
+def test_loaded_labels_are_non_empty_without_surrounding_blanks() -> None:
+    """The JAKI fast path looks labels up as given: one with blanks must not be in the table."""
+    from geo.taxonomy import load_taxonomy
+
+    labels = [label for _, label in load_taxonomy().labels]
+    assert labels and all(label and label == label.strip() for label in labels)
