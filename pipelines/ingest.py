@@ -629,9 +629,10 @@ def _load_parallel(
 ) -> list[Any]:
     """Parse the files in worker processes; load their encoded rows in file order."""
     rejections: list[tuple[Any, Rejection]] = []
+    total = sum(sizes)
     parts = contextlib.closing(  # a failed batch stops the workers at once
         parallel_parse.parse_files(
-            adapter.name, adapter.files, workers, loader.owners, loader.params["batch"], sum(sizes)
+            adapter.name, adapter.files, workers, loader.owners, loader.params["batch"], total
         )
     )
     # once the last files are being parsed, nothing more is worth waiting for: each part is
@@ -641,7 +642,7 @@ def _load_parallel(
         for part in each:
             adapter.current_file = adapter.files[part.index]
             if part.index == 0:  # the batch's size in rows, from its first file's density
-                loader.chunk_rows = chunk_rows_for(part.rows * sum(sizes) // max(1, sizes[0]))
+                loader.chunk_rows = chunk_rows_for(part.rows * total // max(1, sizes[0]))
             loader.add(part.encoded)
             if part.index >= draining:
                 loader.flush()

@@ -274,13 +274,11 @@ class JakiFiles(FileSource):
         documents = row.documents
         photo = documents[0].url if documents else None
         code = row.code
-        # kept as given only without surrounding blanks (clean_text, inlined: 0.15 us a row)
-        if (
-            (agency is not None and (not agency or agency[0].isspace() or agency[-1].isspace()))
-            or (photo is not None and (not photo or photo[0].isspace() or photo[-1].isspace()))
-            or (code is not None and (not code or code[0].isspace() or code[-1].isspace()))
-        ):
-            return None
+        # kept as given only without surrounding blanks (base.clean_text, inlined: a call per
+        # text cost 0.15 us a row)
+        for value in (agency, photo, code):
+            if value is not None and (not value or value[0].isspace() or value[-1].isspace()):
+                return None
         if _holds_nul(row):
             return None  # removed by the rules, and counted
         return (  # Report's fields
