@@ -15,11 +15,12 @@ DEMO_END   ?= 2024-12-31
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-$(STAMP): requirements.txt requirements-dev.txt scripts/bootstrap-venv.sh
+$(STAMP): requirements.txt requirements-dev.txt scripts/bootstrap-venv.sh setup.py
 	scripts/bootstrap-venv.sh
 	touch $(STAMP)
 
-venv: $(STAMP) ## Create .venv and install the pinned Python packages
+venv: $(STAMP) ## Create .venv, install the pinned Python packages, build the row encoder
+	@$(PY) setup.py -q build_ext --inplace
 
 db-up: venv ## Start the project-local PostGIS (installing it if missing) or check DATABASE_URL
 	$(PY) -m pipelines db up

@@ -253,8 +253,15 @@ def ingest_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object last.")] = False,
 ) -> None:
     """Load feed files into PostGIS as one batch: validated, joined to kelurahan, idempotent."""
+    from pipelines import ingest_rows
     from pipelines.ingest import ingest
 
+    if ingest_rows.RowEncoder is ingest_rows.PyRowEncoder:
+        typer.echo(
+            "note: the compiled row encoder is not built (`make venv` builds it): "
+            "rows are encoded in Python, about a third slower",
+            err=True,
+        )
     result = ingest(source.value, paths)
     reasons = ", ".join(f"{k} {v:,}" for k, v in result.rejected_by_reason.items()) or "none"
     repairs = ", ".join(f"{k} {v:,}" for k, v in result.repaired_by_kind.items()) or "none"

@@ -597,9 +597,8 @@ def _load(
 def _load_serial(loader: _ChunkLoader, adapter: Any, result: IngestResult, bar: tqdm) -> list[Any]:
     """Parse in this process, one row at a time (memory flat: a chunk at a time)."""
     rejections: list[tuple[Any, Rejection]] = []
-    add = layout.RowEncoder(loader.owners, loader.params["batch"]).add
-    rows = layout.EncodedRows()
-    seq = 0
+    encoder = layout.RowEncoder(loader.owners, loader.params["batch"])
+    add, seq = encoder.add, 0
     for path in adapter.files:
         adapter.current_file = path
         for number, data, parsed in adapter.read(path):
@@ -607,13 +606,12 @@ def _load_serial(loader: _ChunkLoader, adapter: Any, result: IngestResult, bar: 
             if isinstance(parsed, Rejection):
                 rejections.append((RawRow(path.name, number, data), parsed))
             else:
-                add(rows, seq, parsed)
-                if len(rows) == CHUNK_ROWS:
-                    loader.add(rows)
-                    rows = layout.EncodedRows()
+                add(seq, parsed)
+                if len(encoder) == CHUNK_ROWS:
+                    loader.add(encoder.take())
             if seq % 10_000 == 0:
                 bar.update(10_000)
-    loader.add(rows)
+    loader.add(encoder.take())
     bar.update(seq % 10_000)
     result.read = seq
     return rejections

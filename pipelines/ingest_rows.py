@@ -23,6 +23,7 @@ import struct
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,11 @@ from geo.settings import H3_STORED_RESOLUTION
 from pipelines.boundaries.squares import LEVEL_SHIFT, ROW_SHIFT, SQUARES_PER_DEGREE
 from pipelines.sources.base import REPORT_FIELDS, Report, ReportFields, report_fields
 from pipelines.spatial_join import codes_query
+
+try:
+    from pipelines import _rowcodec  # type: ignore[attr-defined]
+except ImportError:  # not built: the Python encoder (tests/unit/test_rowcodec.py says so)
+    _rowcodec = None
 
 #: The columns of ``pantau.reports`` in the order the rows are encoded, with their binary COPY
 #: types: first a :class:`Report`'s own fields in its order (the point aside), so that a report's
@@ -88,14 +94,16 @@ NO_OWNER: tuple[None, None, None, None, bool] = (None, None, None, None, True)
 _OWNER_FROM = REPORT_COLUMNS.index("area_code")
 _LNG, _LAT = len(REPORT_FIELDS) - 2, len(REPORT_FIELDS) - 1
 _CREATED = REPORT_FIELDS.index("created_at")
+_ID = REPORT_FIELDS.index("source_id")
 
 _EWKB_POINT = struct.pack("<BII", 1, 0x20000001, 4326)  # little endian, Point with SRID 4326
 _XY = struct.Struct("<dd").pack
 _STAGE_HEAD = struct.Struct(">hiq").pack  # field count, then seq's length and value
-_SECONDS_PER_DAY = 86_400
+_DAY = timedelta(days=1)
 _LEVEL1, _LEVEL2 = 1 << LEVEL_SHIFT, 2 << LEVEL_SHIFT
 _PER_DEGREE1, _PER_DEGREE2 = float(SQUARES_PER_DEGREE), float(SQUARES_PER_DEGREE << 1)
-_WIB_SECONDS = 7 * 3600
+#: midnight of 1970-01-01 in Jakarta: a report's day is counted from it
+_WIB_EPOCH = datetime(1970, 1, 1, tzinfo=timezone(timedelta(hours=7)))
 
 
 def staged(seq: int, row: bytes | memoryview) -> bytes:
@@ -209,17 +217,31 @@ class EncodedRows:
         self.handed_over = None
 
 
-class RowEncoder:
-    """Encodes reports into :class:`EncodedRows` (the owner looked up when it can be)."""
+class PyRowEncoder:
+    """Encodes reports into :class:`EncodedRows` (the owner looked up when it can be), in Python.
+
+    The reference for the compiled encoder (:class:`NativeRowEncoder`, ``_rowcodec.c``): the
+    tests compare the two byte for byte, and the ingest falls back on this one when the
+    compiled module was not built (about 2.5 us a row slower).
+    """
 
     def __init__(self, owners: dict[int, Owner], batch: int) -> None:
         self.owners = owners
         self.batch = batch
         self.row = encoder(REPORT_TYPES)
         self.point = encoder(("int8", "bytea"))
+        self.rows = EncodedRows()
 
-    def add(self, rows: EncodedRows, seq: int, report: Report | ReportFields) -> None:
-        """Encode ``report`` (line ``seq`` of the batch) into ``rows``.
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def take(self) -> EncodedRows:
+        """The rows encoded since the last take; the encoder starts again empty."""
+        rows, self.rows = self.rows, EncodedRows()
+        return rows
+
+    def add(self, seq: int, report: Report | ReportFields) -> None:
+        """Encode ``report`` (line ``seq`` of the batch).
 
         A fast path's fields are encoded as they are; a :class:`Report` is read into its fields
         first (0.3 us: the 1 % of rows that take the rules).
@@ -227,6 +249,7 @@ class RowEncoder:
         # one row, in the order of REPORT_COLUMNS: the fields (the point aside), the point as
         # EWKB (what ST_SetSRID(ST_MakePoint(lng, lat), 4326) stores), its res-12 cell, the
         # batch, the owner (none: NULLs and outside, until located)
+        rows = self.rows
         fields = report if isinstance(report, tuple) else report_fields(report)
         lng, lat = fields[_LNG], fields[_LAT]
         cell = h3int.latlng_to_cell(lat, lng, H3_STORED_RESOLUTION)
@@ -244,12 +267,72 @@ class RowEncoder:
         into = rows.located if owner else rows.pending
         into.offsets.append(len(into.data))
         self.row(values, into.data)
-        into.ids.append(fields[1])
+        into.ids.append(fields[_ID])
         into.seqs.append(seq)
         # the creation day in Jakarta, as days since 1970-01-01 (the marts' day)
-        into.days.append((int(fields[_CREATED].timestamp()) + _WIB_SECONDS) // _SECONDS_PER_DAY)
+        into.days.append((fields[_CREATED] - _WIB_EPOCH) // _DAY)
         if not owner:
             self.point((seq, point), rows.points)
+
+
+class NativeRowEncoder:
+    """:class:`PyRowEncoder`'s work in compiled code (``pipelines/_rowcodec.c``): same bytes.
+
+    The ingest is CPU-bound, and in Python the encoding took 2.7 of the 7.4 us a JAKI row
+    costs a worker (psycopg's C row encoder 0.85 of it, the rest the bookkeeping around it);
+    compiled, the whole of it (the H3 call included) takes about 0.6 us (bench/README.md).
+    """
+
+    def __init__(self, owners: dict[int, Owner], batch: int) -> None:
+        if _rowcodec is None:  # pragma: no cover - the build is part of `make venv`
+            msg = "pipelines._rowcodec is not built (make venv builds it)"
+            raise RuntimeError(msg)
+        self._native = _rowcodec.Encoder(
+            owners=owners,
+            batch=batch,
+            h3_cell=h3int.latlng_to_cell,
+            resolution=H3_STORED_RESOLUTION,
+            report_fields=report_fields,
+            kinds=_KINDS,
+            ident=_ID,
+            created=_CREATED,
+            level1=_LEVEL1,
+            level2=_LEVEL2,
+            per_degree1=_PER_DEGREE1,
+            per_degree2=_PER_DEGREE2,
+            row_shift=ROW_SHIFT,
+        )
+        #: ``add(seq, report)``: the compiled method itself (no Python call in between)
+        self.add: Callable[[int, Report | ReportFields], None] = self._native.add
+
+    def __len__(self) -> int:
+        return len(self._native)
+
+    def take(self) -> EncodedRows:
+        """The rows encoded since the last take; the encoder starts again empty."""
+        located, pending, points = self._native.take()
+        return EncodedRows(located=_encoded(*located), pending=_encoded(*pending), points=points)
+
+
+def _encoded(data: bytearray, offsets: bytes, ids: list[str], seqs: bytes, days: bytes) -> Encoded:
+    rows = Encoded(data=data, ids=ids)
+    rows.offsets.frombytes(offsets)
+    rows.seqs.frombytes(seqs)
+    rows.days.frombytes(days)
+    return rows
+
+
+#: The report fields' kinds for the compiled encoder: ``t`` text, ``z`` timestamptz.
+_KINDS = "".join({"text": "t", "timestamptz": "z"}[kind] for kind in REPORT_TYPES[:_LNG])
+if REPORT_TYPES[_LNG:] != ("bytea", "int8", "int8", "text", "text", "text", "text", "bool"):
+    # pragma: no cover - _rowcodec.c writes this tail itself
+    msg = "pantau.reports' columns after the report's fields changed: update _rowcodec.c"
+    raise ImportError(msg)
+
+#: The encoder the ingest uses: the compiled one when it is built.
+RowEncoder: type[NativeRowEncoder] | type[PyRowEncoder] = (
+    NativeRowEncoder if _rowcodec is not None else PyRowEncoder
+)
 
 
 class OwnerColumns:

@@ -154,7 +154,8 @@ def _parse_file(job: tuple[str, str, int]) -> FilePart:
     source, path, index = job
     adapter = SOURCES[source]([Path(path)])
     part = FilePart(index, 0, [], adapter.tally, layout.EncodedRows())
-    add, encoded, name = layout.RowEncoder(_owners, _batch).add, part.encoded, Path(path).name
+    encoder = layout.RowEncoder(_owners, _batch)
+    add, name = encoder.add, Path(path).name
     seq = first = index * ROWS_PER_FILE
     try:
         for number, data, parsed in adapter.read(Path(path)):
@@ -162,7 +163,7 @@ def _parse_file(job: tuple[str, str, int]) -> FilePart:
             if isinstance(parsed, Rejection):
                 part.rejections.append((RawRow(name, number, data), parsed))
             else:
-                add(encoded, seq, parsed)
+                add(seq, parsed)
             if seq - first == ROWS_PER_FILE:
                 msg = f"{path} has {ROWS_PER_FILE - 1:,}+ rows: split it into smaller files"
                 raise FeedReadError(msg)
@@ -170,6 +171,7 @@ def _parse_file(job: tuple[str, str, int]) -> FilePart:
         msg = f"cannot read {path}: {exc}"
         raise FeedReadError(msg) from None
     part.rows = seq - first
+    part.encoded = encoder.take()
     if _handover is not None:
         part.encoded.hand_over(_handover / str(index))
     return part

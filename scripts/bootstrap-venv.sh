@@ -31,6 +31,20 @@ if [ ! -x .venv/bin/python ]; then
     fi
   fi
 fi
+# A C compiler and the interpreter's headers, for the ingest's compiled row encoder (setup.py).
+include=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
+if ! command -v cc >/dev/null 2>&1 || [ ! -f "$include/Python.h" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    minor=$(.venv/bin/python -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc "python${minor}-dev" || \
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc python3-dev
+  else
+    echo "error: building the row encoder needs a C compiler and $include/Python.h:" \
+      "sudo apt-get install gcc python3-dev" >&2
+    exit 1
+  fi
+fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -r requirements-dev.txt
+.venv/bin/python setup.py -q build_ext --inplace
 echo "Python environment ready in .venv ($(.venv/bin/python --version))"

@@ -1,0 +1,164 @@
+"""The compiled row encoder (``pipelines/_rowcodec.c``) against its Python reference.
+
+``PyRowEncoder`` builds each row with psycopg's own binary COPY encoder; the compiled one
+writes the bytes itself. Both are fed the same random reports (texts in any script, times in
+any zone, points anywhere, owners at either level of the lookup or none) and must give the same
+bytes, ids, seqs and days, row for row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipelines import ingest_rows as layout
+from pipelines.boundaries.squares import square_key
+from pipelines.sources.base import REPORT_FIELDS, Report, report_fields
+
+WIB = timezone(timedelta(hours=7), "WIB")
+ZONES = [
+    UTC,
+    WIB,
+    timezone(timedelta(hours=-5, minutes=-30)),
+    timezone(timedelta(hours=13, seconds=7)),
+    ZoneInfo("Asia/Jakarta"),  # an offset that depends on the moment (1924 - 1964)
+    ZoneInfo("America/New_York"),
+]
+OWNERS = [
+    ("3174", "3174", "31", "3", False),
+    ("3101.pl", None, "3101", "3101", False),  # a placeholder unit: no kelurahan
+]
+
+texts = st.none() | st.text(
+    st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=30
+)
+moments = st.datetimes(
+    min_value=datetime(1900, 1, 2),
+    max_value=datetime(2200, 12, 30),
+    timezones=st.sampled_from(ZONES),
+)
+lat = st.floats(-89.99, 89.99) | st.floats(-6.4, -6.05)
+lng = st.floats(-179.99, 179.99) | st.floats(106.6, 107.0)
+
+
+@st.composite
+def reports(draw: st.DrawFn) -> Report:
+    return Report(
+        source=draw(st.sampled_from(["jaki", "qlue"])),
+        source_id=draw(st.text(min_size=1, max_size=12)),
+        ticket_code=draw(texts),
+        category=draw(st.sampled_from(["sampah", "jalan", "unmapped"])),
+        source_category=draw(texts),
+        status=draw(st.sampled_from(["received", "completed"])),
+        source_status=draw(texts),
+        created_at=draw(moments),
+        coordinated_at=draw(st.none() | moments),
+        completed_at=draw(st.none() | moments),
+        updated_at=draw(moments),
+        agency=draw(texts),
+        photo_url=draw(texts),
+        photo_done_url=draw(texts),
+        text_redacted=draw(texts),
+        lng=draw(lng),
+        lat=draw(lat),
+    )
+
+
+def _rows(rows: layout.EncodedRows) -> tuple[Any, ...]:
+    def part(encoded: layout.Encoded) -> tuple[Any, ...]:
+        return (
+            bytes(encoded.data),
+            encoded.offsets.tolist(),
+            encoded.ids,
+            encoded.seqs.tolist(),
+            encoded.days.tolist(),
+        )
+
+    return part(rows.located), part(rows.pending), bytes(rows.points)
+
+
+def _plain() -> Report:
+    fields = dict.fromkeys(REPORT_FIELDS)
+    fields.update(
+        source="jaki", source_id="1", category="sampah", status="received",
+        created_at=datetime(2024, 5, 1, tzinfo=UTC), updated_at=datetime(2024, 5, 1, tzinfo=UTC),
+        lng=106.8, lat=-6.2,
+    )  # fmt: skip
+    return Report(**fields)
+
+
+def test_the_ingest_uses_the_compiled_encoder() -> None:
+    """``make venv`` builds it; without it the ingest falls back on Python, 2.5 us a row slower."""
+    assert layout.RowEncoder is layout.NativeRowEncoder
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(reports(), st.sampled_from([1, 2, None]), st.sampled_from(OWNERS), st.booleans()),
+        min_size=1,
+        max_size=12,
+    ),
+    st.integers(1, 2**62),
+)
+def test_the_compiled_encoder_writes_the_references_bytes(
+    items: list[tuple[Report, int | None, Any, bool]], batch: int
+) -> None:
+    owners: dict[int, Any] = {}
+    for report, level, owner, _ in items:
+        if level is not None:
+            owners.setdefault(square_key(report.lat, report.lng, level), owner)
+    python, native = layout.PyRowEncoder(owners, batch), layout.NativeRowEncoder(owners, batch)
+    for seq, (report, _, _, as_fields) in enumerate(items, start=2**40):
+        value = report_fields(report) if as_fields else report
+        python.add(seq, value)
+        native.add(seq, value)
+    assert len(python) == len(native) == len(items)
+    assert _rows(native.take()) == _rows(python.take())
+    assert len(native) == 0 and _rows(native.take()) == _rows(layout.EncodedRows())
+
+
+def test_take_starts_again() -> None:
+    report = _plain()
+    python, native = layout.PyRowEncoder({}, 1), layout.NativeRowEncoder({}, 1)
+    for encoder in (python, native):
+        encoder.add(1, report)
+        encoder.take()
+        encoder.add(2, report)
+    assert _rows(native.take()) == _rows(python.take())
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        ({"created_at": datetime(2024, 5, 1)}, "no time zone"),  # naive: which instant?
+        ({"updated_at": "2024-05-01"}, "not a datetime"),
+        ({"agency": 5}, "not a str"),
+        ({"text_redacted": "\ud800"}, "surrogate"),
+        ({"lat": "-6.2"}, "must be real number"),
+    ],
+)
+def test_a_bad_value_is_refused_and_writes_nothing(change: dict[str, Any], error: str) -> None:
+    good = _plain()
+    native = layout.NativeRowEncoder({}, 1)
+    native.add(1, good)
+    with pytest.raises((ValueError, TypeError), match=error):
+        native.add(2, replace(good, **change))
+    native.add(3, good)
+    python = layout.PyRowEncoder({}, 1)
+    python.add(1, good)
+    python.add(3, good)
+    assert _rows(native.take()) == _rows(python.take())
+
+
+def test_a_report_of_the_wrong_size_is_refused() -> None:
+    native = layout.NativeRowEncoder({}, 1)
+    with pytest.raises(ValueError, match="fields"):
+        native.add(1, ("jaki", "1"))
+    assert len(native) == 0
