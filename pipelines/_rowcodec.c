@@ -9,8 +9,10 @@
  * C row encoder 0.85 of it, the rest bookkeeping around it), and the ingest is CPU-bound.
  *
  * The layout is not repeated here: the report fields' kinds (text or timestamptz), the
- * squares' constants and the H3 function come from Python at construction. The tests compare
- * this encoder's bytes with the reference's (psycopg's encoder) for every kind of value.
+ * squares' constants and the H3 function come from Python at construction, once (an encoder
+ * cannot be set up again). The tests compare this encoder's bytes with the reference's
+ * (psycopg's encoder) for every kind of value. One thread per encoder (one per process in the
+ * ingest): take() may run Python code (a collection) between its steps.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -56,6 +58,9 @@ static PyObject *str_utcoffset;
 #define WIB_SECONDS 25200
 #define EWKB_POINT_SIZE 25
 #define OWNER_FIELDS 5
+#define MAX_KINDS 64
+/* a square's row and column take 24 bits each in its key (squares.py) */
+#define SQUARE_LIMIT 16777216.0
 
 static int buffer_init(Buffer *b) {
     b->array = PyByteArray_FromStringAndSize(NULL, 0);
@@ -74,15 +79,16 @@ static char *buffer_room(Buffer *b, Py_ssize_t more) {
     return PyByteArray_AS_STRING(b->array) + b->used;
 }
 
-/* The bytes written so far as a bytearray of their size; the buffer starts again empty. */
-static PyObject *buffer_take(Buffer *b) {
-    PyObject *out = b->array;
-    if (PyByteArray_Resize(out, b->used) < 0) return NULL;
-    if (buffer_init(b) < 0) {
-        Py_DECREF(out);
-        return NULL;
-    }
-    return out;
+/* The bytes written so far, as a new reference to a bytearray of their size: the buffer's own
+ * (shrunk to them), or a copy when much room is left (so that what is handed over holds no
+ * slack). The buffer itself is unchanged but for its spare room. */
+static PyObject *buffer_bytes(Buffer *b) {
+    Py_ssize_t capacity = PyByteArray_GET_SIZE(b->array);
+    if (b->used < capacity - capacity / 8)
+        return PyByteArray_FromStringAndSize(PyByteArray_AS_STRING(b->array), b->used);
+    if (PyByteArray_Resize(b->array, b->used) < 0) return NULL;
+    Py_INCREF(b->array);
+    return b->array;
 }
 
 static inline char *put16(char *p, uint16_t v) {
@@ -111,6 +117,11 @@ static int rows_init(Rows *r) {
     return r->ids ? 0 : -1;
 }
 
+static int rows_traverse(Rows *r, visitproc visit, void *arg) {
+    Py_VISIT(r->ids);
+    return 0;
+}
+
 static void rows_clear(Rows *r) {
     Py_CLEAR(r->data.array);
     Py_CLEAR(r->offsets.array);
@@ -119,26 +130,22 @@ static void rows_clear(Rows *r) {
     Py_CLEAR(r->ids);
 }
 
-/* (data, offsets, ids, seqs, days); the rows start again empty. */
-static PyObject *rows_take(Rows *r) {
-    PyObject *ids = r->ids;
-    r->ids = PyList_New(0);
-    if (r->ids == NULL) {
-        r->ids = ids;
-        return NULL;
-    }
-    PyObject *data = buffer_take(&r->data);
-    PyObject *offsets = data ? buffer_take(&r->offsets) : NULL;
-    PyObject *seqs = offsets ? buffer_take(&r->seqs) : NULL;
-    PyObject *days = seqs ? buffer_take(&r->days) : NULL;
-    if (days == NULL) {
-        Py_XDECREF(data);
-        Py_XDECREF(offsets);
-        Py_XDECREF(seqs);
-        Py_DECREF(ids);
-        return NULL;
-    }
-    return Py_BuildValue("(NNNNN)", data, offsets, ids, seqs, days);
+/* What take() swaps in: empty buffers and lists for both row sets and the points, all made
+ * before anything is handed over, so that running out of memory loses nothing. */
+#define FRESH (2 * 4 + 1)
+
+static int fresh_objects(PyObject **fresh, PyObject **ids) {
+    for (int i = 0; i < FRESH; i++) fresh[i] = PyByteArray_FromStringAndSize(NULL, 0);
+    ids[0] = PyList_New(0);
+    ids[1] = PyList_New(0);
+    for (int i = 0; i < FRESH; i++)
+        if (fresh[i] == NULL) goto fail;
+    if (ids[0] != NULL && ids[1] != NULL) return 0;
+fail:
+    for (int i = 0; i < FRESH; i++) Py_CLEAR(fresh[i]);
+    Py_CLEAR(ids[0]);
+    Py_CLEAR(ids[1]);
+    return -1;
 }
 
 /* A timestamptz: microseconds since 2000-01-01 UTC. Days from the civil date as in
@@ -220,7 +227,12 @@ static int text_field(PyObject *value, Field *f) {
         return -1;
     }
     f->text = PyUnicode_AsUTF8AndSize(value, &f->size);
-    return f->text ? 0 : -1;
+    if (f->text == NULL) return -1;
+    if (f->size > INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "a report's text is over 2 GiB");
+        return -1;
+    }
+    return 0;
 }
 
 static char *put_field(char *p, const Field *f) {
@@ -231,25 +243,20 @@ static char *put_field(char *p, const Field *f) {
     return p + f->size;
 }
 
-static int append64(Buffer *b, int64_t v) {
-    char *p = buffer_room(b, 8);
-    if (p == NULL) return -1;
-    memcpy(p, &v, 8); /* native order: read back as array('q') */
+/* native order: read back as array('q') and array('i'); room made beforehand */
+static void append64(Buffer *b, int64_t v) {
+    memcpy(PyByteArray_AS_STRING(b->array) + b->used, &v, 8);
     b->used += 8;
-    return 0;
 }
 
-static int append32(Buffer *b, int32_t v) {
-    char *p = buffer_room(b, 4);
-    if (p == NULL) return -1;
-    memcpy(p, &v, 4);
+static void append32(Buffer *b, int32_t v) {
+    memcpy(PyByteArray_AS_STRING(b->array) + b->used, &v, 4);
     b->used += 4;
-    return 0;
 }
 
 static int encode(Encoder *self, int64_t seq, PyObject *fields) {
     Py_ssize_t n = self->n_fields - 2; /* the fields before the point */
-    Field f[64 + OWNER_FIELDS - 1];
+    Field f[MAX_KINDS + OWNER_FIELDS - 1];
     if (PyTuple_GET_SIZE(fields) != self->n_fields) {
         PyErr_Format(PyExc_ValueError, "a report has %zd fields, not %zd",
                      PyTuple_GET_SIZE(fields), self->n_fields);
@@ -274,9 +281,11 @@ static int encode(Encoder *self, int64_t seq, PyObject *fields) {
     PyObject *lng_obj = PyTuple_GET_ITEM(fields, n), *lat_obj = PyTuple_GET_ITEM(fields, n + 1);
     double lng = PyFloat_AsDouble(lng_obj), lat = PyFloat_AsDouble(lat_obj);
     if ((lng == -1.0 || lat == -1.0) && PyErr_Occurred()) return -1;
-    int64_t created;
-    PyObject *created_obj = PyTuple_GET_ITEM(fields, self->created);
-    if (unix_micros(self, created_obj, &created) < 0) return -1; /* the day, below */
+    if (f[self->created].size < 0) {
+        PyErr_SetString(PyExc_ValueError, "a report has no creation time");
+        return -1;
+    }
+    int64_t created = f[self->created].micros + PG_EPOCH_US; /* for the day, below */
 
     /* the res-12 cell (h3's own function) */
     PyObject *args[3] = {lat_obj, lng_obj, self->resolution};
@@ -289,15 +298,20 @@ static int encode(Encoder *self, int64_t seq, PyObject *fields) {
     /* the owner, when the point's square (level 1, else level 2) lies inside one unit */
     double y = lat + 90.0, x = lng + 180.0;
     PyObject *owner = NULL;
-    for (int level = 0; level < 2 && owner == NULL; level++) {
+    /* not on the globe (or NaN): no square, PostGIS decides (outside) */
+    int on_globe = lat >= -90.0 && lat <= 90.0 && lng >= -180.0 && lng <= 180.0;
+    for (int level = 0; on_globe && level < 2 && owner == NULL; level++) {
         double per = level ? self->per_degree2 : self->per_degree1;
+        double row = y * per, column = x * per;
+        if (!(row < SQUARE_LIMIT && column < SQUARE_LIMIT)) break; /* a key's bits */
         int64_t key = (level ? self->level2 : self->level1) |
-                      ((int64_t)(y * per) << self->row_shift) | (int64_t)(x * per);
+                      (int64_t)((uint64_t)row << self->row_shift) | (int64_t)column;
         PyObject *key_obj = PyLong_FromLongLong(key);
         if (key_obj == NULL) return -1;
         owner = PyDict_GetItemWithError(self->owners, key_obj); /* borrowed */
         Py_DECREF(key_obj);
         if (owner == NULL && PyErr_Occurred()) return -1;
+        if (owner == Py_None) owner = NULL; /* as the reference: no owner at this level */
     }
     int outside = 1;
     if (owner != NULL) {
@@ -323,8 +337,16 @@ static int encode(Encoder *self, int64_t seq, PyObject *fields) {
 
     Rows *into = owner != NULL ? &self->located : &self->pending;
     Py_ssize_t start = into->data.used;
+    /* all the room first, and the id (the last thing that can fail): then nothing can stop
+     * the row half-way, and the buffers stay in step */
+    Py_ssize_t point_size = 2 + 4 + 8 + 4 + EWKB_POINT_SIZE;
+    if (buffer_room(&into->offsets, 8) == NULL || buffer_room(&into->seqs, 8) == NULL ||
+        buffer_room(&into->days, 4) == NULL ||
+        (owner == NULL && buffer_room(&self->points, point_size) == NULL))
+        return -1;
     char *p = buffer_room(&into->data, size);
     if (p == NULL) return -1;
+    if (PyList_Append(into->ids, PyTuple_GET_ITEM(fields, self->ident)) < 0) return -1;
     char *row = p;
     p = put16(p, (uint16_t)(n + 3 + OWNER_FIELDS));
     for (Py_ssize_t i = 0; i < n; i++) p = put_field(p, &f[i]);
@@ -343,34 +365,32 @@ static int encode(Encoder *self, int64_t seq, PyObject *fields) {
     for (Py_ssize_t i = 0; i < OWNER_FIELDS - 1; i++) p = put_field(p, &f[n + i]);
     p = put32(p, 1);
     *p++ = (char)outside;
-    if (p - row != size) {
-        PyErr_SetString(PyExc_SystemError, "row size miscounted");
-        return -1;
-    }
+    if (p - row != size) Py_FatalError("pipelines._rowcodec: row size miscounted");
 
-    /* bookkeeping: where the row starts, its id, its seq and its creation day in Jakarta */
-    PyObject *ident = PyTuple_GET_ITEM(fields, self->ident);
+    /* bookkeeping: where the row starts, its seq and its creation day in Jakarta */
     int64_t seconds = created / 1000000 - (created % 1000000 < 0);
     int64_t day = (seconds + WIB_SECONDS) / 86400 - ((seconds + WIB_SECONDS) % 86400 < 0);
-    if (append64(&into->offsets, start) < 0 || append64(&into->seqs, seq) < 0 ||
-        append32(&into->days, (int32_t)day) < 0)
-        return -1;
+    append64(&into->offsets, start);
+    append64(&into->seqs, seq);
+    append32(&into->days, (int32_t)day);
     if (owner == NULL) {
-        char *q = buffer_room(&self->points, 2 + 4 + 8 + 4 + EWKB_POINT_SIZE);
-        if (q == NULL) return -1;
+        char *q = PyByteArray_AS_STRING(self->points.array) + self->points.used;
         q = put16(q, 2);
         q = put32(q, 8);
         q = put64(q, (uint64_t)seq);
         q = put32(q, EWKB_POINT_SIZE);
         memcpy(q, ewkb, EWKB_POINT_SIZE);
-        self->points.used += 2 + 4 + 8 + 4 + EWKB_POINT_SIZE;
+        self->points.used += point_size;
     }
-    if (PyList_Append(into->ids, ident) < 0) return -1;
     into->data.used += size;
     return 0;
 }
 
 static PyObject *Encoder_add(Encoder *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (self->kinds == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "the encoder was not set up");
+        return NULL;
+    }
     if (nargs != 2) {
         PyErr_SetString(PyExc_TypeError, "add(seq, report) takes two arguments");
         return NULL;
@@ -379,7 +399,7 @@ static PyObject *Encoder_add(Encoder *self, PyObject *const *args, Py_ssize_t na
     if (seq == -1 && PyErr_Occurred()) return NULL;
     PyObject *report = args[1];
     int ok;
-    if (PyTuple_CheckExact(report)) {
+    if (PyTuple_Check(report)) {
         ok = encode(self, seq, report);
     } else {
         PyObject *fields = PyObject_CallOneArg(self->report_fields, report);
@@ -396,24 +416,45 @@ static PyObject *Encoder_add(Encoder *self, PyObject *const *args, Py_ssize_t na
     Py_RETURN_NONE;
 }
 
+/* take(): every buffer's bytes first, then (nothing can fail any more) empty buffers and lists
+ * in their place: running out of memory half-way changes nothing. */
 static PyObject *Encoder_take(Encoder *self, PyObject *Py_UNUSED(ignored)) {
-    PyObject *located = rows_take(&self->located);
-    if (located == NULL) return NULL;
-    PyObject *pending = rows_take(&self->pending);
-    if (pending == NULL) {
-        Py_DECREF(located);
+    if (self->kinds == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "the encoder was not set up");
         return NULL;
     }
-    PyObject *points = buffer_take(&self->points);
-    if (points == NULL) {
-        Py_DECREF(located);
-        Py_DECREF(pending);
-        return NULL;
+    Buffer *buffers[FRESH] = {
+        &self->located.data, &self->located.offsets, &self->located.seqs, &self->located.days,
+        &self->pending.data, &self->pending.offsets, &self->pending.seqs, &self->pending.days,
+        &self->points,
+    };
+    PyObject *fresh[FRESH], *ids[2], *out[FRESH] = {NULL};
+    if (fresh_objects(fresh, ids) < 0) return NULL;
+    for (int i = 0; i < FRESH; i++) {
+        out[i] = buffer_bytes(buffers[i]);
+        if (out[i] == NULL) {
+            for (int j = 0; j < FRESH; j++) {
+                Py_XDECREF(out[j]);
+                Py_DECREF(fresh[j]);
+            }
+            Py_DECREF(ids[0]);
+            Py_DECREF(ids[1]);
+            return NULL;
+        }
     }
-    return Py_BuildValue("(NNN)", located, pending, points);
+    for (int i = 0; i < FRESH; i++) {
+        Py_SETREF(buffers[i]->array, fresh[i]);
+        buffers[i]->used = 0;
+    }
+    PyObject *located_ids = self->located.ids, *pending_ids = self->pending.ids;
+    self->located.ids = ids[0];
+    self->pending.ids = ids[1];
+    return Py_BuildValue("((NNNNN)(NNNNN)N)", out[0], out[1], located_ids, out[2], out[3], out[4],
+                         out[5], pending_ids, out[6], out[7], out[8]);
 }
 
 static Py_ssize_t Encoder_len(Encoder *self) {
+    if (self->kinds == NULL) return 0;
     return PyList_GET_SIZE(self->located.ids) + PyList_GET_SIZE(self->pending.ids);
 }
 
@@ -431,28 +472,34 @@ static int Encoder_init(Encoder *self, PyObject *args, PyObject *kwds) {
                                      &owners, &batch, &h3_cell, &resolution, &report_fields,
                                      &kinds, &ident, &created, &level1, &level2, &per1, &per2, &row_shift))
         return -1;
+    if (self->kinds != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "an encoder is set up once");
+        return -1;
+    }
     size_t n = strlen(kinds);
-    if (n == 0 || n > 64 || strspn(kinds, "tz") != n || ident < 0 || (size_t)ident >= n ||
+    if (n == 0 || n > MAX_KINDS || strspn(kinds, "tz") != n || ident < 0 || (size_t)ident >= n ||
         kinds[ident] != 't' || created < 0 || (size_t)created >= n || kinds[created] != 'z') {
         PyErr_SetString(PyExc_ValueError,
                         "kinds: up to 64 of 't' and 'z'; ident a text, created a time");
         return -1;
     }
-    Py_INCREF(owners);
-    Py_XSETREF(self->owners, owners);
-    Py_INCREF(h3_cell);
-    Py_XSETREF(self->h3_cell, h3_cell);
-    Py_INCREF(resolution);
-    Py_XSETREF(self->resolution, resolution);
-    Py_INCREF(report_fields);
-    Py_XSETREF(self->report_fields, report_fields);
-    PyMem_Free(self->kinds);
-    self->kinds = PyMem_Malloc(n + 1);
-    if (self->kinds == NULL) {
+    if (rows_init(&self->located) < 0 || rows_init(&self->pending) < 0 ||
+        buffer_init(&self->points) < 0)
+        return -1;
+    char *copy = PyMem_Malloc(n + 1);
+    if (copy == NULL) {
         PyErr_NoMemory();
         return -1;
     }
-    memcpy(self->kinds, kinds, n + 1);
+    memcpy(copy, kinds, n + 1);
+    Py_INCREF(owners);
+    self->owners = owners;
+    Py_INCREF(h3_cell);
+    self->h3_cell = h3_cell;
+    Py_INCREF(resolution);
+    self->resolution = resolution;
+    Py_INCREF(report_fields);
+    self->report_fields = report_fields;
     self->n_fields = (Py_ssize_t)n + 2;
     self->ident = ident;
     self->created = created;
@@ -462,25 +509,37 @@ static int Encoder_init(Encoder *self, PyObject *args, PyObject *kwds) {
     self->per_degree1 = per1;
     self->per_degree2 = per2;
     self->row_shift = row_shift;
+    self->kinds = copy; /* set up: the methods work from now on */
+    return 0;
+}
+
+static int Encoder_traverse(Encoder *self, visitproc visit, void *arg) {
+    Py_VISIT(self->owners);
+    Py_VISIT(self->h3_cell);
+    Py_VISIT(self->resolution);
+    Py_VISIT(self->report_fields);
+    Py_VISIT(self->last_zone);
+    if (rows_traverse(&self->located, visit, arg) < 0) return -1;
+    return rows_traverse(&self->pending, visit, arg);
+}
+
+static int Encoder_clear(Encoder *self) {
+    Py_CLEAR(self->owners);
+    Py_CLEAR(self->h3_cell);
+    Py_CLEAR(self->resolution);
+    Py_CLEAR(self->report_fields);
+    Py_CLEAR(self->last_zone);
     rows_clear(&self->located);
     rows_clear(&self->pending);
     Py_CLEAR(self->points.array);
-    if (rows_init(&self->located) < 0 || rows_init(&self->pending) < 0 ||
-        buffer_init(&self->points) < 0)
-        return -1;
+    PyMem_Free(self->kinds);
+    self->kinds = NULL; /* the methods refuse to run from now on */
     return 0;
 }
 
 static void Encoder_dealloc(Encoder *self) {
-    Py_XDECREF(self->owners);
-    Py_XDECREF(self->h3_cell);
-    Py_XDECREF(self->resolution);
-    Py_XDECREF(self->report_fields);
-    Py_XDECREF(self->last_zone);
-    PyMem_Free(self->kinds);
-    rows_clear(&self->located);
-    rows_clear(&self->pending);
-    Py_XDECREF(self->points.array);
+    PyObject_GC_UnTrack(self);
+    Encoder_clear(self);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -499,7 +558,9 @@ static PySequenceMethods Encoder_sequence = {.sq_length = (lenfunc)Encoder_len};
 static PyTypeObject EncoderType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "pipelines._rowcodec.Encoder",
     .tp_basicsize = sizeof(Encoder),
-    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_traverse = (traverseproc)Encoder_traverse,
+    .tp_clear = (inquiry)Encoder_clear,
     .tp_doc = "Encodes reports as binary COPY rows of pantau.reports (see ingest_rows).",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)Encoder_init,

@@ -15,6 +15,10 @@ bench/README.md). Its owner comes from one of two places:
 A row the loader holds back (an id repeated in the batch, or stored before it) goes to a
 staging table whose layout is ``seq`` followed by the same columns: its ``seq`` is put in front
 of its bytes (:func:`staged`).
+
+:class:`RowEncoder` is the compiled encoder (``pipelines/_rowcodec.c``) when it is built, else
+its Python reference :class:`PyRowEncoder`, which states what a row is; the tests hold the two
+to the same bytes.
 """
 
 from __future__ import annotations
@@ -253,24 +257,33 @@ class PyRowEncoder:
         fields = report if isinstance(report, tuple) else report_fields(report)
         lng, lat = fields[_LNG], fields[_LAT]
         cell = h3int.latlng_to_cell(lat, lng, H3_STORED_RESOLUTION)
-        # squares.square_key at level 1, then at level 2 (inlined: 0.1 us a row)
-        y, x = lat + 90.0, lng + 180.0
-        owner = self.owners.get(
-            _LEVEL1 | int(y * _PER_DEGREE1) << ROW_SHIFT | int(x * _PER_DEGREE1)
-        )
-        if owner is None:
+        owner = None
+        if -90.0 <= lat <= 90.0 and -180.0 <= lng <= 180.0:  # else no square: PostGIS decides
+            # squares.square_key at level 1, then at level 2 (inlined)
+            y, x = lat + 90.0, lng + 180.0
             owner = self.owners.get(
-                _LEVEL2 | int(y * _PER_DEGREE2) << ROW_SHIFT | int(x * _PER_DEGREE2)
+                _LEVEL1 | int(y * _PER_DEGREE1) << ROW_SHIFT | int(x * _PER_DEGREE1)
             )
+            if owner is None:
+                owner = self.owners.get(
+                    _LEVEL2 | int(y * _PER_DEGREE2) << ROW_SHIFT | int(x * _PER_DEGREE2)
+                )
         point = _EWKB_POINT + _XY(lng, lat)
         values = fields[:_LNG] + (point, cell, self.batch) + (owner or NO_OWNER)
         into = rows.located if owner else rows.pending
-        into.offsets.append(len(into.data))
-        self.row(values, into.data)
-        into.ids.append(fields[_ID])
-        into.seqs.append(seq)
         # the creation day in Jakarta, as days since 1970-01-01 (the marts' day)
-        into.days.append((fields[_CREATED] - _WIB_EPOCH) // _DAY)
+        day = (fields[_CREATED] - _WIB_EPOCH) // _DAY
+        # a value the row cannot take leaves nothing behind: the buffers stay in step
+        start = len(into.data)
+        try:
+            self.row(values, into.data)
+            into.seqs.append(seq)
+        except BaseException:
+            del into.data[start:]
+            raise
+        into.offsets.append(start)
+        into.ids.append(fields[_ID])
+        into.days.append(day)
         if not owner:
             self.point((seq, point), rows.points)
 

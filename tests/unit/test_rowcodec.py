@@ -8,6 +8,7 @@ bytes, ids, seqs and days, row for row.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -134,27 +135,137 @@ def test_take_starts_again() -> None:
     assert _rows(native.take()) == _rows(python.take())
 
 
-@pytest.mark.parametrize(
-    ("change", "error"),
-    [
-        ({"created_at": datetime(2024, 5, 1)}, "no time zone"),  # naive: which instant?
-        ({"updated_at": "2024-05-01"}, "not a datetime"),
-        ({"agency": 5}, "not a str"),
-        ({"text_redacted": "\ud800"}, "surrogate"),
-        ({"lat": "-6.2"}, "must be real number"),
-    ],
-)
+BAD = [
+    ({"created_at": datetime(2024, 5, 1)}, "no time zone"),  # naive: which instant?
+    ({"created_at": None}, "creation time"),
+    ({"updated_at": "2024-05-01"}, "not a datetime"),
+    ({"agency": 5}, "not a str"),
+    ({"text_redacted": "\ud800"}, "surrogate"),
+    ({"lat": "-6.2"}, "must be real number"),
+]
+
+
+@pytest.mark.parametrize(("change", "error"), BAD)
 def test_a_bad_value_is_refused_and_writes_nothing(change: dict[str, Any], error: str) -> None:
     good = _plain()
-    native = layout.NativeRowEncoder({}, 1)
-    native.add(1, good)
-    with pytest.raises((ValueError, TypeError), match=error):
-        native.add(2, replace(good, **change))
-    native.add(3, good)
-    python = layout.PyRowEncoder({}, 1)
-    python.add(1, good)
-    python.add(3, good)
+    native, python = layout.NativeRowEncoder({}, 1), layout.PyRowEncoder({}, 1)
+    for encoder in (native, python):
+        encoder.add(1, good)
+        # the reference's messages are psycopg's and Python's own
+        with pytest.raises((ValueError, TypeError), match=error if encoder is native else None):
+            encoder.add(2, replace(good, **change))
+        encoder.add(3, good)
     assert _rows(native.take()) == _rows(python.take())
+
+
+def test_a_seq_beyond_bigint_is_refused_and_writes_nothing() -> None:
+    native, python = layout.NativeRowEncoder({}, 1), layout.PyRowEncoder({}, 1)
+    for encoder in (native, python):
+        with pytest.raises(OverflowError):
+            encoder.add(2**63, _plain())
+        encoder.add(1, _plain())
+    assert _rows(native.take()) == _rows(python.take())
+
+
+@pytest.mark.parametrize(("lat", "lng"), [(1e20, 106.8), (-95.0, 106.8), (-6.2, 4000.0)])
+def test_a_point_off_the_globe_gets_no_owner_from_the_lookup(lat: float, lng: float) -> None:
+    """No square (a key from such a point could alias another's): PostGIS decides, outside."""
+    report = replace(_plain(), lat=lat, lng=lng)
+    # owned: the squares a key computed regardless would name (its row and column wrapped
+    # into their 24 bits, or the row lost as row 0)
+    owners = {}
+    for level, per in ((layout._LEVEL1, 2500), (layout._LEVEL2, 5000)):
+        row, column = int((lat + 90) * per), int((lng + 180) * per)
+        for r in (0, row % 2**24):
+            owners[level | r << 24 | column % 2**24] = OWNERS[0]
+    native, python = layout.NativeRowEncoder(owners, 1), layout.PyRowEncoder(owners, 1)
+    for encoder in (native, python):
+        encoder.add(1, report)
+    rows = native.take()
+    assert _rows(rows) == _rows(python.take())
+    assert rows.pending.ids == ["1"]
+
+
+def test_an_owner_of_none_means_none_at_that_level() -> None:
+    report = _plain()
+    owners = {
+        square_key(report.lat, report.lng, 1): None,
+        square_key(report.lat, report.lng, 2): OWNERS[1],
+    }
+    native, python = layout.NativeRowEncoder(owners, 1), layout.PyRowEncoder(owners, 1)
+    for encoder in (native, python):
+        encoder.add(1, report)
+        encoder.add(2, tuple(report_fields(report)))  # a tuple of another class is fields too
+    rows = native.take()
+    assert _rows(rows) == _rows(python.take()) and rows.located.ids == ["1", "1"]
+
+
+def test_an_encoder_is_set_up_once_and_only_then_used() -> None:
+    from pipelines import _rowcodec  # type: ignore[attr-defined]
+
+    bare = _rowcodec.Encoder.__new__(_rowcodec.Encoder)
+    assert len(bare) == 0
+    with pytest.raises(RuntimeError, match="not set up"):
+        bare.add(1, report_fields(_plain()))
+    with pytest.raises(RuntimeError, match="not set up"):
+        bare.take()
+    native = layout.NativeRowEncoder({}, 1)
+    native.add(1, _plain())
+    with pytest.raises(RuntimeError, match="once"):
+        native._native.__init__(**_setup(kinds="t" * 8 + "z"))
+    assert len(native) == 1
+
+
+def _setup(**change: Any) -> dict[str, Any]:
+    arguments: dict[str, Any] = {
+        "owners": {}, "batch": 1, "h3_cell": layout.h3int.latlng_to_cell, "resolution": 12,
+        "report_fields": report_fields, "kinds": layout._KINDS, "ident": layout._ID,
+        "created": layout._CREATED, "level1": layout._LEVEL1, "level2": layout._LEVEL2,
+        "per_degree1": 2500.0, "per_degree2": 5000.0, "row_shift": 24,
+    }  # fmt: skip
+    return arguments | change
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"kinds": "t" * 64 + "z"},  # more fields than the encoder has room for
+        {"kinds": ""},
+        {"kinds": "tx"},
+        {"ident": 7},  # a time, not a text
+        {"created": 1},  # a text, not a time
+        {"created": 99},
+        {"owners": []},
+    ],
+)
+def test_a_wrong_setup_is_refused(change: dict[str, Any]) -> None:
+    from pipelines import _rowcodec  # type: ignore[attr-defined]
+
+    with pytest.raises((ValueError, TypeError)):
+        _rowcodec.Encoder(**_setup(**change))
+
+
+def test_no_reference_is_kept_or_lost() -> None:
+    """Thousands of rows (located, pending, Reports, a zone written in Python) leave every
+    object's reference count as it was, the encoder gone."""
+    owner = ("3174", "3174", "31", "3", False)
+    report = _plain()
+    moment = datetime(2024, 5, 1, 9, tzinfo=ZoneInfo("Asia/Jakarta"))
+    text = "Jalan rusak di depan rumah nomor 5 — mohon segera"
+    fields = (*report_fields(replace(report, text_redacted=text, created_at=moment)),)
+    watched = (owner, text, moment, moment.tzinfo, fields, fields[-1])
+    before = [sys.getrefcount(thing) for thing in watched]
+    encoder = layout.NativeRowEncoder({square_key(report.lat, report.lng, 1): owner}, 1)
+    for seq in range(3_000):
+        encoder.add(seq, fields)
+        encoder.add(seq, report)
+        encoder.add(seq, replace(report, lat=-6.0))  # pending
+        if seq % 1_000 == 0:
+            encoder.take()
+    rows = encoder.take()
+    assert len(rows) == 3 * 999  # the rows since the last take (at seq 2,000)
+    del encoder, rows
+    assert [sys.getrefcount(thing) for thing in watched] == before
 
 
 def test_a_report_of_the_wrong_size_is_refused() -> None:
