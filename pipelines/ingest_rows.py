@@ -291,9 +291,9 @@ class PyRowEncoder:
 class NativeRowEncoder:
     """:class:`PyRowEncoder`'s work in compiled code (``pipelines/_rowcodec.c``): same bytes.
 
-    The ingest is CPU-bound, and in Python the encoding took 2.7 of the 7.4 us a JAKI row
-    costs a worker (psycopg's C row encoder 0.85 of it, the rest the bookkeeping around it);
-    compiled, the whole of it (the H3 call included) takes about 0.6 us (bench/README.md).
+    The ingest is CPU-bound, and in Python the encoding took 3.2 of the 7.3 us a JAKI row
+    cost a worker (psycopg's C row encoder 0.85 of it, the rest the bookkeeping around it);
+    compiled, 1.3 us, 0.4 of it h3's own function (bench/README.md). One thread per encoder.
     """
 
     def __init__(self, owners: dict[int, Owner], batch: int) -> None:
