@@ -483,6 +483,10 @@ static int Encoder_init(Encoder *self, PyObject *args, PyObject *kwds) {
                         "kinds: up to 64 of 't' and 'z'; ident a text, created a time");
         return -1;
     }
+    /* (left over from a set-up that ran out of memory: an encoder not set up holds nothing) */
+    rows_clear(&self->located);
+    rows_clear(&self->pending);
+    Py_CLEAR(self->points.array);
     if (rows_init(&self->located) < 0 || rows_init(&self->pending) < 0 ||
         buffer_init(&self->points) < 0)
         return -1;
