@@ -177,10 +177,17 @@ static int zone_offset(Encoder *self, PyObject *moment, int64_t *offset) {
         PyErr_SetString(PyExc_ValueError, "a report's time zone gives no offset");
         return -1;
     }
-    *offset = (PyDateTime_DELTA_GET_DAYS(delta) * INT64_C(86400) +
-               PyDateTime_DELTA_GET_SECONDS(delta)) * INT64_C(1000000) +
+    int days = PyDateTime_DELTA_GET_DAYS(delta);
+    *offset = (days * INT64_C(86400) + PyDateTime_DELTA_GET_SECONDS(delta)) * INT64_C(1000000) +
               PyDateTime_DELTA_GET_MICROSECONDS(delta);
     Py_DECREF(delta);
+    /* datetime's own rule (its utcoffset() checks what the tzinfo returns; this call does not) */
+    if (days < -1 || days > 0 || *offset <= -US_PER_DAY || *offset >= US_PER_DAY) {
+        PyErr_SetString(PyExc_ValueError,
+                        "offset must be a timedelta strictly between -timedelta(hours=24) and "
+                        "timedelta(hours=24)");
+        return -1;
+    }
     if (Py_IS_TYPE(zone, Py_TYPE(PyDateTime_TimeZone_UTC))) {
         Py_INCREF(zone);
         Py_XSETREF(self->last_zone, zone);
@@ -429,7 +436,13 @@ static PyObject *Encoder_take(Encoder *self, PyObject *Py_UNUSED(ignored)) {
         &self->points,
     };
     PyObject *fresh[FRESH], *ids[2], *out[FRESH] = {NULL};
-    if (fresh_objects(fresh, ids) < 0) return NULL;
+    PyObject *result = PyTuple_New(3), *located = PyTuple_New(5), *pending = PyTuple_New(5);
+    if (result == NULL || located == NULL || pending == NULL || fresh_objects(fresh, ids) < 0) {
+        Py_XDECREF(result);
+        Py_XDECREF(located);
+        Py_XDECREF(pending);
+        return NULL;
+    }
     for (int i = 0; i < FRESH; i++) {
         out[i] = buffer_bytes(buffers[i]);
         if (out[i] == NULL) {
@@ -439,9 +452,13 @@ static PyObject *Encoder_take(Encoder *self, PyObject *Py_UNUSED(ignored)) {
             }
             Py_DECREF(ids[0]);
             Py_DECREF(ids[1]);
+            Py_DECREF(result);
+            Py_DECREF(located);
+            Py_DECREF(pending);
             return NULL;
         }
     }
+    /* from here on nothing can fail */
     for (int i = 0; i < FRESH; i++) {
         Py_SETREF(buffers[i]->array, fresh[i]);
         buffers[i]->used = 0;
@@ -449,8 +466,16 @@ static PyObject *Encoder_take(Encoder *self, PyObject *Py_UNUSED(ignored)) {
     PyObject *located_ids = self->located.ids, *pending_ids = self->pending.ids;
     self->located.ids = ids[0];
     self->pending.ids = ids[1];
-    return Py_BuildValue("((NNNNN)(NNNNN)N)", out[0], out[1], located_ids, out[2], out[3], out[4],
-                         out[5], pending_ids, out[6], out[7], out[8]);
+    PyObject *parts[2][5] = {{out[0], out[1], located_ids, out[2], out[3]},
+                             {out[4], out[5], pending_ids, out[6], out[7]}};
+    for (int i = 0; i < 5; i++) {
+        PyTuple_SET_ITEM(located, i, parts[0][i]);
+        PyTuple_SET_ITEM(pending, i, parts[1][i]);
+    }
+    PyTuple_SET_ITEM(result, 0, located);
+    PyTuple_SET_ITEM(result, 1, pending);
+    PyTuple_SET_ITEM(result, 2, out[8]);
+    return result;
 }
 
 static Py_ssize_t Encoder_len(Encoder *self) {
@@ -474,6 +499,13 @@ static int Encoder_init(Encoder *self, PyObject *args, PyObject *kwds) {
         return -1;
     if (self->kinds != NULL) {
         PyErr_SetString(PyExc_RuntimeError, "an encoder is set up once");
+        return -1;
+    }
+    /* a key's row and column must not overlap, and the key must fit a bigint */
+    if (row_shift < 24 || row_shift > 39 || !(per1 > 0.0 && per1 < 1e6) ||
+        !(per2 > 0.0 && per2 < 1e6) || level1 < 0 || level2 < 0) {
+        PyErr_SetString(PyExc_ValueError,
+                        "row_shift: 24 - 39; per_degree: above 0, below a million; levels >= 0");
         return -1;
     }
     size_t n = strlen(kinds);
@@ -528,6 +560,9 @@ static int Encoder_traverse(Encoder *self, visitproc visit, void *arg) {
 }
 
 static int Encoder_clear(Encoder *self) {
+    /* unusable first: clearing a field can run Python code (a finalizer) that calls it */
+    PyMem_Free(self->kinds);
+    self->kinds = NULL;
     Py_CLEAR(self->owners);
     Py_CLEAR(self->h3_cell);
     Py_CLEAR(self->resolution);
@@ -536,8 +571,6 @@ static int Encoder_clear(Encoder *self) {
     rows_clear(&self->located);
     rows_clear(&self->pending);
     Py_CLEAR(self->points.array);
-    PyMem_Free(self->kinds);
-    self->kinds = NULL; /* the methods refuse to run from now on */
     return 0;
 }
 

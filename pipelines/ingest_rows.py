@@ -274,18 +274,20 @@ class PyRowEncoder:
         # the creation day in Jakarta, as days since 1970-01-01 (the marts' day)
         day = (fields[_CREATED] - _WIB_EPOCH) // _DAY
         # a value the row cannot take leaves nothing behind: the buffers stay in step
-        start = len(into.data)
+        start, count, points = len(into.data), len(into.ids), len(rows.points)
         try:
             self.row(values, into.data)
             into.seqs.append(seq)
+            into.offsets.append(start)
+            into.ids.append(fields[_ID])
+            into.days.append(day)
+            if not owner:
+                self.point((seq, point), rows.points)
         except BaseException:
-            del into.data[start:]
+            del into.data[start:], rows.points[points:]
+            for column in (into.seqs, into.offsets, into.ids, into.days):
+                del column[count:]
             raise
-        into.offsets.append(start)
-        into.ids.append(fields[_ID])
-        into.days.append(day)
-        if not owner:
-            self.point((seq, point), rows.points)
 
 
 class NativeRowEncoder:

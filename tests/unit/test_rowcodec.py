@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -135,8 +135,16 @@ def test_take_starts_again() -> None:
     assert _rows(native.take()) == _rows(python.take())
 
 
+class _Far(tzinfo):
+    """A zone 30 hours ahead: datetime refuses its offset, so must the encoder."""
+
+    def utcoffset(self, dt: datetime | None) -> timedelta:
+        return timedelta(hours=30)
+
+
 BAD = [
     ({"created_at": datetime(2024, 5, 1)}, "no time zone"),  # naive: which instant?
+    ({"updated_at": datetime(2024, 5, 1, tzinfo=_Far())}, "strictly between"),
     ({"created_at": None}, "creation time"),
     ({"updated_at": "2024-05-01"}, "not a datetime"),
     ({"agency": 5}, "not a str"),
@@ -236,6 +244,10 @@ def _setup(**change: Any) -> dict[str, Any]:
         {"created": 1},  # a text, not a time
         {"created": 99},
         {"owners": []},
+        {"row_shift": 70},  # keys that overlap or do not fit a bigint
+        {"row_shift": -1},
+        {"per_degree1": -1.0},
+        {"per_degree2": float("nan")},
     ],
 )
 def test_a_wrong_setup_is_refused(change: dict[str, Any]) -> None:
