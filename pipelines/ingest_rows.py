@@ -27,7 +27,7 @@ import struct
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +41,14 @@ from psycopg.pq import Format
 from psycopg.types.string import BytesBinaryDumper
 
 from geo.settings import H3_STORED_RESOLUTION
-from pipelines.boundaries.squares import LEVEL_SHIFT, ROW_SHIFT, SQUARES_PER_DEGREE
-from pipelines.sources.base import REPORT_FIELDS, Report, ReportFields, report_fields
+from pipelines.boundaries.squares import (
+    LEVEL_SHIFT,
+    LEVELS,
+    ROW_SHIFT,
+    SQUARES_PER_DEGREE,
+    square_owner,
+)
+from pipelines.sources.base import REPORT_FIELDS, WIB, Report, ReportFields, report_fields
 from pipelines.spatial_join import codes_query
 
 try:
@@ -104,10 +110,12 @@ _EWKB_POINT = struct.pack("<BII", 1, 0x20000001, 4326)  # little endian, Point w
 _XY = struct.Struct("<dd").pack
 _STAGE_HEAD = struct.Struct(">hiq").pack  # field count, then seq's length and value
 _DAY = timedelta(days=1)
+#: the squares' constants, for the compiled encoder (which looks up two levels, as
+#: squares.square_owner does)
 _LEVEL1, _LEVEL2 = 1 << LEVEL_SHIFT, 2 << LEVEL_SHIFT
 _PER_DEGREE1, _PER_DEGREE2 = float(SQUARES_PER_DEGREE), float(SQUARES_PER_DEGREE << 1)
 #: midnight of 1970-01-01 in Jakarta: a report's day is counted from it
-_WIB_EPOCH = datetime(1970, 1, 1, tzinfo=timezone(timedelta(hours=7)))
+_WIB_EPOCH = datetime(1970, 1, 1, tzinfo=WIB)
 
 
 def staged(seq: int, row: bytes | memoryview) -> bytes:
@@ -257,17 +265,7 @@ class PyRowEncoder:
         fields = report if isinstance(report, tuple) else report_fields(report)
         lng, lat = fields[_LNG], fields[_LAT]
         cell = h3int.latlng_to_cell(lat, lng, H3_STORED_RESOLUTION)
-        owner = None
-        if -90.0 <= lat <= 90.0 and -180.0 <= lng <= 180.0:  # else no square: PostGIS decides
-            # squares.square_key at level 1, then at level 2 (inlined)
-            y, x = lat + 90.0, lng + 180.0
-            owner = self.owners.get(
-                _LEVEL1 | int(y * _PER_DEGREE1) << ROW_SHIFT | int(x * _PER_DEGREE1)
-            )
-            if owner is None:
-                owner = self.owners.get(
-                    _LEVEL2 | int(y * _PER_DEGREE2) << ROW_SHIFT | int(x * _PER_DEGREE2)
-                )
+        owner = square_owner(self.owners, lat, lng)
         point = _EWKB_POINT + _XY(lng, lat)
         values = fields[:_LNG] + (point, cell, self.batch) + (owner or NO_OWNER)
         into = rows.located if owner else rows.pending
@@ -339,9 +337,18 @@ def _encoded(data: bytearray, offsets: bytes, ids: list[str], seqs: bytes, days:
 
 #: The report fields' kinds for the compiled encoder: ``t`` text, ``z`` timestamptz.
 _KINDS = "".join({"text": "t", "timestamptz": "z"}[kind] for kind in REPORT_TYPES[:_LNG])
-if REPORT_TYPES[_LNG:] != ("bytea", "int8", "int8", "text", "text", "text", "text", "bool"):
+if LEVELS != 2 or REPORT_TYPES[_LNG:] != (
+    "bytea",
+    "int8",
+    "int8",
+    "text",
+    "text",
+    "text",
+    "text",
+    "bool",
+):
     # pragma: no cover - _rowcodec.c writes this tail itself
-    msg = "pantau.reports' columns after the report's fields changed: update _rowcodec.c"
+    msg = "the squares' levels or pantau.reports' last columns changed: update _rowcodec.c"
     raise ImportError(msg)
 
 #: The encoder the ingest uses: the compiled one when it is built.

@@ -31,7 +31,8 @@ if [ ! -x .venv/bin/python ]; then
     fi
   fi
 fi
-# A C compiler and the interpreter's headers, for the ingest's compiled row encoder (setup.py).
+# A C compiler and the interpreter's headers, for the ingest's compiled row encoder (setup.py,
+# which `make venv` runs next).
 include=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
 if ! command -v cc >/dev/null 2>&1 || [ ! -f "$include/Python.h" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -46,5 +47,4 @@ if ! command -v cc >/dev/null 2>&1 || [ ! -f "$include/Python.h" ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -r requirements-dev.txt
-.venv/bin/python setup.py -q build_ext --inplace
 echo "Python environment ready in .venv ($(.venv/bin/python --version))"

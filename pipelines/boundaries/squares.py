@@ -50,12 +50,25 @@ MARGIN = 1e-6
 
 
 def square_key(lat: float, lng: float, level: int) -> int:
-    """The key of the square of ``level`` (1 or 2) that holds the point.
-
-    The ingest's encoder computes the same expression inline (``ingest_rows.RowEncoder``).
-    """
+    """The key of the square of ``level`` (1 or 2) that holds the point."""
     per_degree = _per_degree(level)
     return _key(level, int((lat + 90.0) * per_degree), int((lng + 180.0) * per_degree))
+
+
+def square_owner(owners: dict[int, T], lat: float, lng: float) -> T | None:
+    """The owner the lookup gives the point: its first-level square's, else its second's.
+
+    None for a point off the globe (or NaN): it has no square, and a key computed regardless
+    could alias another square's. The ingest's compiled encoder (``pipelines/_rowcodec.c``)
+    follows the same rule; the tests compare the two.
+    """
+    if not (-90.0 <= lat <= 90.0 and -180.0 <= lng <= 180.0):
+        return None
+    for level in range(1, LEVELS + 1):
+        owner = owners.get(square_key(lat, lng, level))
+        if owner is not None:
+            return owner
+    return None
 
 
 def _per_degree(level: int) -> int:

@@ -103,7 +103,7 @@ def test_a_held_row_is_the_staging_row_with_its_seq() -> None:
 
 
 def test_the_lookup_keys_are_the_squares_of_the_point(encoder_class: type[Any]) -> None:
-    """The encoder's inlined keys are ``square_key``'s, level 1 first, then level 2."""
+    """The encoders look up ``square_key``'s squares, level 1 first, then level 2."""
     rng = random.Random(5)
     other = ("3175", "3175", "31", "3", False)
     for _ in range(2_000):

@@ -71,5 +71,5 @@ def test_keys_are_distinct_across_levels_and_fit_a_bigint() -> None:
 
 
 def test_the_encoder_inlines_two_levels() -> None:
-    """``ingest_rows.RowEncoder`` computes the keys of levels 1 and 2 itself."""
+    """The compiled encoder (``pipelines/_rowcodec.c``) looks up levels 1 and 2 itself."""
     assert LEVELS == 2
